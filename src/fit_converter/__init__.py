@@ -1,0 +1,5 @@
+"""fit-converter: turn FIT activity files into CSV."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

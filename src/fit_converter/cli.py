@@ -1,0 +1,117 @@
+"""The ``fit-converter`` command: one-off conversions and a local run of the appliance."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from fit_converter import __version__
+from fit_converter.config import load_settings
+from fit_converter.convert import convert_file
+from fit_converter.errors import ConfigError, ConversionError
+
+
+def _convert(args: argparse.Namespace) -> int:
+    failures: list[str] = []
+    for source in args.files:
+        outbox = args.output or source.parent
+        try:
+            report = convert_file(source, outbox)
+        except ConversionError as error:
+            failures.append(source.name)
+            print(f"error: {error}", file=sys.stderr)
+            continue
+        except OSError as error:
+            failures.append(source.name)
+            print(f"error: {source}: {error.strerror or error}", file=sys.stderr)
+            continue
+        print(report.summary())
+
+    if failures:
+        print(
+            f"{len(failures)} of {len(args.files)} file(s) failed: " + ", ".join(failures),
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Run the web app and the watcher as child processes until Ctrl-C or SIGTERM."""
+    try:
+        settings = load_settings()
+    except ConfigError as error:
+        print(f"fit-converter: {error}", file=sys.stderr)
+        return 2
+    settings.ensure_folders()
+    print(f"fit-converter {__version__}: web app at http://{args.host}:{args.port}/upload")
+    print(f"  inbox:  {settings.inbox}\n  outbox: {settings.outbox}\n  Ctrl-C stops both.")
+
+    commands = [
+        [sys.executable, "-m", "fit_converter.app", "--host", args.host, "--port", str(args.port)],
+        [sys.executable, "-m", "fit_converter.watcher"],
+    ]
+    children = [subprocess.Popen(command) for command in commands]
+
+    stop_requested = False
+
+    def request_stop(signum: int, frame: object) -> None:
+        nonlocal stop_requested
+        stop_requested = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+
+    while not stop_requested and all(child.poll() is None for child in children):
+        time.sleep(0.2)
+
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    for child in children:
+        try:
+            child.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+    failed = [child.returncode for child in children if child.returncode not in (0, -15)]
+    return 1 if failed and not stop_requested else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the parser of the ``fit-converter`` command."""
+    parser = argparse.ArgumentParser(prog="fit-converter", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    convert = commands.add_parser("convert", help="convert FIT files to CSV")
+    convert.add_argument("files", nargs="+", type=Path, metavar="FILE", help="FIT files")
+    convert.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        metavar="DIR",
+        help="folder for the CSV files (default: beside each input)",
+    )
+    convert.set_defaults(handler=_convert)
+
+    run = commands.add_parser("run", help="run the web app and the inbox watcher locally")
+    run.add_argument("--host", default=os.environ.get("FIT_CONVERTER_HOST", "127.0.0.1"))
+    run.add_argument("--port", type=int, default=int(os.environ.get("FIT_CONVERTER_PORT", "8080")))
+    run.set_defaults(handler=_run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``fit-converter`` console script."""
+    args = build_parser().parse_args(argv)
+    return int(args.handler(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
