@@ -32,12 +32,14 @@ VARIABLES: dict[str, str] = {
     "FIT_CONVERTER_POLL_INTERVAL": "seconds between inbox scans (positive number)",
     "FIT_CONVERTER_RETRIES": "retries of a transient failure before a file goes to failed/",
     "FIT_CONVERTER_MAX_UPLOAD_MB": "largest accepted upload in MiB",
+    "FIT_CONVERTER_MIN_FREE_MB": "free space (MiB) below which intake pauses",
     "FLASK_SECRET_KEY": "key that signs the web app's session cookies",
 }
 
 DEFAULT_POLL_INTERVAL = 2.0
 DEFAULT_RETRIES = 3
 DEFAULT_MAX_UPLOAD_MB = 50
+DEFAULT_MIN_FREE_MB = 100
 
 log = logging.getLogger("fit_converter.config")
 
@@ -56,6 +58,7 @@ class Settings:
     poll_interval: float
     retries: int
     max_upload_bytes: int
+    min_free_bytes: int
     secret_key: str
 
     @property
@@ -72,6 +75,21 @@ class Settings:
     def ledger_path(self) -> Path:
         """SQLite database with the history of every conversion."""
         return self.state_dir / "ledger.sqlite3"
+
+    @property
+    def work(self) -> Path:
+        """Folder for files being converted; on the same file system as the inbox."""
+        return self.data_dir / ".work"
+
+    @property
+    def heartbeat_path(self) -> Path:
+        """JSON file the watcher rewrites from its main loop: time, pending count, last result."""
+        return self.state_dir / "watcher-heartbeat.json"
+
+    @property
+    def password_path(self) -> Path:
+        """Hash of the owner's web password, written by ``fit-converter set-password``."""
+        return self.state_dir / "owner-password.hash"
 
     def folders(self) -> list[Path]:
         """Return every folder the appliance writes to."""
@@ -214,5 +232,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         poll_interval=_positive_float(env, "FIT_CONVERTER_POLL_INTERVAL", DEFAULT_POLL_INTERVAL),
         retries=_int_at_least(env, "FIT_CONVERTER_RETRIES", DEFAULT_RETRIES, 0),
         max_upload_bytes=max_upload_mb * 1024 * 1024,
+        min_free_bytes=_int_at_least(env, "FIT_CONVERTER_MIN_FREE_MB", DEFAULT_MIN_FREE_MB, 0)
+        * 1024
+        * 1024,
         secret_key=_secret_key(env, state_dir),
     )
