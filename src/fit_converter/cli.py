@@ -13,6 +13,7 @@ from pathlib import Path
 from fit_converter import __version__
 from fit_converter.config import load_settings
 from fit_converter.convert import convert_file
+from fit_converter.doctor import cli as doctor_cli
 from fit_converter.errors import ConfigError, ConversionError
 
 
@@ -104,6 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--host", default=os.environ.get("FIT_CONVERTER_HOST", "127.0.0.1"))
     run.add_argument("--port", type=int, default=int(os.environ.get("FIT_CONVERTER_PORT", "8080")))
     run.set_defaults(handler=_run)
+
+    doctor = commands.add_parser("doctor", help="check the appliance and print how to fix it")
+    doctor_cli.add_arguments(doctor)
+    doctor.set_defaults(handler=doctor_cli.run)
     return parser
 
 

@@ -1,0 +1,126 @@
+"""Checks of the firewall (ufw) and of the clock."""
+
+from __future__ import annotations
+
+import re
+
+from fit_converter.doctor.checks.common import sudo
+from fit_converter.doctor.context import Context
+from fit_converter.doctor.framework import Result
+
+#: Clocks before this year are wrong for certain: a Raspberry Pi has no battery-backed
+#: clock and starts from its last saved time until NTP answers.
+EARLIEST_PLAUSIBLE_YEAR = 2025
+
+_PORT_RULE = re.compile(r"^(?P<ports>[\d,:]+)(?:/(?P<protocol>tcp|udp))?$")
+
+
+def _allowed_targets(status_text: str) -> list[str]:
+    """Return the "To" column of every ALLOW or LIMIT rule of ``ufw status``."""
+    targets = []
+    for line in status_text.splitlines():
+        match = re.match(r"^(?P<to>.+?)\s{2,}(?P<action>ALLOW|LIMIT)(?: IN)?\s", line + " ")
+        if match:
+            targets.append(match.group("to").removesuffix(" (v6)").strip())
+    return targets
+
+
+def _ports_of(context: Context, target: str) -> set[int]:
+    """Return the TCP ports a rule target opens: a port list or an application profile."""
+    match = _PORT_RULE.match(target)
+    if match is None:
+        completed = context.command("ufw", "app", "info", target)
+        ports_line = completed.stdout.partition("Ports:")[2].strip().splitlines()
+        if not ports_line:
+            return set()
+        match = _PORT_RULE.match(ports_line[0].strip())
+        if match is None:
+            return set()
+    if match.group("protocol") == "udp":
+        return set()
+    ports: set[int] = set()
+    for part in match.group("ports").split(","):
+        low, _, high = part.partition(":")
+        ports.update(range(int(low), int(high or low) + 1))
+    return ports
+
+
+def check_firewall(context: Context) -> Result:
+    """ufw is active and allows SSH (22) and HTTPS (443)."""
+    enable = " && ".join(
+        sudo(context, command)
+        for command in ("ufw allow OpenSSH", "ufw allow 443/tcp", "ufw --force enable")
+    )
+    if not context.is_root:
+        return Result.cannot_check("'ufw status' needs root", context.as_root_hint())
+    try:
+        completed = context.command("ufw", "status")
+    except FileNotFoundError:
+        return Result.cannot_check(
+            "ufw is not installed", f"Install and enable it: apt install ufw && {enable}"
+        )
+    if completed.returncode != 0:
+        return Result.cannot_check(
+            f"'ufw status' failed: {completed.stderr.strip() or completed.stdout.strip()}"
+        )
+    if "Status: active" not in completed.stdout:
+        return Result.error("the firewall (ufw) is not active", f"Enable it: {enable}")
+
+    open_ports: set[int] = set()
+    for target in _allowed_targets(completed.stdout):
+        open_ports |= _ports_of(context, target)
+    missing = [
+        name
+        for name, port in (("SSH (22/tcp)", 22), ("HTTPS (443/tcp)", 443))
+        if port not in open_ports
+    ]
+    if missing:
+        commands = []
+        if 22 not in open_ports:
+            commands.append(sudo(context, "ufw allow OpenSSH"))
+        if 443 not in open_ports:
+            commands.append(sudo(context, "ufw allow 443/tcp"))
+        return Result.error(
+            f"ufw is active but does not allow {' or '.join(missing)}",
+            " && ".join(commands),
+            [completed.stdout.strip()],
+        )
+    return Result.ok("ufw is active and allows SSH and HTTPS", [completed.stdout.strip()])
+
+
+def _first_line(text: str) -> str:
+    lines = text.strip().splitlines()
+    return lines[0] if lines else ""
+
+
+def check_clock(context: Context) -> Result:
+    """The clock is plausible and synchronised by NTP."""
+    now = context.now()
+    fix = (
+        sudo(context, "timedatectl set-ntp true")
+        + " && "
+        + sudo(context, "systemctl restart systemd-timesyncd")
+    )
+    if now.year < EARLIEST_PLAUSIBLE_YEAR:
+        return Result.error(
+            f"the clock reads {now:%Y-%m-%d %H:%M} UTC, which cannot be right",
+            f"Check the network, then {fix}",
+        )
+    try:
+        completed = context.command("timedatectl", "show", "--property=NTPSynchronized", "--value")
+    except FileNotFoundError:
+        return Result.cannot_check(
+            f"timedatectl is not installed; the clock reads {now:%Y-%m-%d %H:%M} UTC"
+        )
+    answer = completed.stdout.strip()
+    if completed.returncode != 0 or answer not in ("yes", "no"):
+        return Result.cannot_check(
+            f"timedatectl cannot ask systemd ({_first_line(completed.stderr) or 'no answer'}); "
+            f"the clock reads {now:%Y-%m-%d %H:%M} UTC"
+        )
+    if answer == "no":
+        return Result.warning(
+            "the clock is not synchronised with NTP, so timestamps in logs may drift",
+            f"{fix}; then 'timedatectl timesync-status' shows the server",
+        )
+    return Result.ok(f"clock synchronised with NTP ({now:%Y-%m-%d %H:%M} UTC)")

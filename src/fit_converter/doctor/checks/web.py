@@ -1,0 +1,173 @@
+"""Checks of the web app on 127.0.0.1:8080 and of Caddy's HTTPS on port 443."""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import shutil
+import socket
+import ssl
+import urllib.error
+import urllib.parse
+
+from cryptography import x509
+
+from fit_converter.doctor.checks.common import age_text, sudo
+from fit_converter.doctor.context import Context
+from fit_converter.doctor.framework import Result
+
+#: TCP state code of a listening socket in /proc/net/tcp.
+TCP_LISTEN = "0A"
+
+#: Warn when less than this share of a certificate's lifetime is left. Caddy renews at
+#: one third, so by one fifth a renewal has been failing for a while.
+CERTIFICATE_WARN_FRACTION = 0.2
+
+
+def check_readyz(context: Context) -> Result:
+    """The app answers 200 on /readyz."""
+    url = context.app_url.rstrip("/") + "/readyz"
+    restart = sudo(context, "systemctl restart fit-converter-app")
+    try:
+        status, body = context.http_get(url, context.command_timeout)
+    except (urllib.error.URLError, OSError) as error:
+        reason = getattr(error, "reason", error)
+        return Result.error(
+            f"nothing answers at {url} ({reason})",
+            f"Start the app ({restart}) and read journalctl -u fit-converter-app -n 50",
+        )
+    first_line = body.strip().splitlines()[0][:200] if body.strip() else ""
+    if status == 200:
+        return Result.ok(f"{url} answers 200", [first_line] if first_line else [])
+    if status == 404:
+        return Result.warning(
+            f"{url} answers 404: this app version has no readiness endpoint",
+            f"Update the package: {sudo(context, 'apt install --only-upgrade fit-converter')}",
+        )
+    return Result.error(
+        f"{url} answers {status}: {first_line or 'no reason given'}",
+        f"The reason names the part that is not ready; see the other checks, then {restart}",
+    )
+
+
+def _decode_address(hex_address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """Decode an address of /proc/net/tcp{,6}: 32-bit words in host (little-endian) order."""
+    raw = bytes.fromhex(hex_address)
+    words = b"".join(raw[index : index + 4][::-1] for index in range(0, len(raw), 4))
+    return ipaddress.ip_address(words)
+
+
+def listening_addresses(context: Context, port: int) -> list[str]:
+    """Return every local address with a listening TCP socket on ``port``."""
+    found = []
+    for table in ("tcp", "tcp6"):
+        try:
+            lines = (context.proc / "net" / table).read_text().splitlines()[1:]
+        except FileNotFoundError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if len(fields) < 4 or fields[3] != TCP_LISTEN:
+                continue
+            address, _, port_hex = fields[1].partition(":")
+            if int(port_hex, 16) == port:
+                found.append(str(_decode_address(address)))
+    return found
+
+
+def _is_loopback(address: str) -> bool:
+    parsed = ipaddress.ip_address(address)
+    if isinstance(parsed, ipaddress.IPv6Address) and parsed.ipv4_mapped is not None:
+        return parsed.ipv4_mapped.is_loopback
+    return parsed.is_loopback
+
+
+def check_listen(context: Context) -> Result:
+    """The app listens on loopback only, so it is reachable only through Caddy."""
+    parsed = urllib.parse.urlsplit(context.app_url)
+    port = parsed.port or 80
+    try:
+        addresses = listening_addresses(context, port)
+    except OSError as error:
+        return Result.cannot_check(f"cannot read {context.proc}/net/tcp ({error})")
+    if not addresses:
+        return Result.cannot_check(f"nothing listens on port {port} (see web.readyz)")
+    exposed = sorted({address for address in addresses if not _is_loopback(address)})
+    if exposed:
+        return Result.error(
+            f"port {port} is open on {', '.join(exposed)}: other machines can reach the app "
+            "without HTTPS",
+            "Bind the app to 127.0.0.1 only: run 'systemctl cat fit-converter-app', remove any "
+            f"other --host or --bind, then {sudo(context, 'systemctl restart fit-converter-app')}",
+        )
+    return Result.ok(f"port {port} listens on {', '.join(sorted(set(addresses)))} only")
+
+
+def _peer_certificate(context: Context) -> bytes:
+    tls = ssl.create_default_context()
+    # Caddy's own local CA is not in the system store; the check reads the certificate's
+    # dates and does not rely on the connection being trusted.
+    tls.check_hostname = False
+    tls.verify_mode = ssl.CERT_NONE
+    with (
+        socket.create_connection(("127.0.0.1", context.https_port), context.command_timeout) as raw,
+        tls.wrap_socket(raw, server_hostname=context.https_host) as wrapped,
+    ):
+        certificate = wrapped.getpeercert(binary_form=True)
+    if not certificate:
+        raise ssl.SSLError("the server sent no certificate")
+    return certificate
+
+
+def check_https(context: Context) -> Result:
+    """Caddy completes a TLS handshake on port 443 with a certificate far from expiry."""
+    caddy_installed = shutil.which("caddy") is not None or context.caddy_binary.exists()
+    restart = sudo(context, "systemctl restart caddy")
+    try:
+        der = _peer_certificate(context)
+    except ConnectionRefusedError:
+        if not caddy_installed:
+            return Result.cannot_check(
+                "Caddy is not installed and nothing listens on port "
+                f"{context.https_port} (a local run without HTTPS)"
+            )
+        return Result.error(
+            f"Caddy does not answer on port {context.https_port}",
+            f"{restart}, then read journalctl -u caddy -n 50",
+        )
+    except (ssl.SSLError, OSError) as error:
+        return Result.error(
+            f"TLS handshake with 127.0.0.1:{context.https_port} for {context.https_host} failed "
+            f"({error})",
+            "Check that the site address in /etc/caddy/Caddyfile matches the name given to "
+            f"doctor --https-host, then {restart}",
+        )
+
+    certificate = x509.load_der_x509_certificate(der)
+    not_before = certificate.not_valid_before_utc
+    not_after = certificate.not_valid_after_utc
+    left = not_after - context.now()
+    lifetime = not_after - not_before
+    subject = certificate.subject.rfc4514_string()
+    issuer = certificate.issuer.rfc4514_string()
+    details = [f"subject: {subject}", f"issuer: {issuer}", f"valid until {not_after.isoformat()}"]
+
+    if left <= dt.timedelta(0):
+        return Result.error(
+            f"the HTTPS certificate expired {age_text(-left.total_seconds())} ago",
+            f"Caddy renews certificates itself; read why it failed in journalctl -u caddy -n 100, "
+            f"then {restart}",
+            details,
+        )
+    if left < lifetime * CERTIFICATE_WARN_FRACTION:
+        return Result.warning(
+            f"the HTTPS certificate expires in {age_text(left.total_seconds())} and has not "
+            "been renewed",
+            f"Read why the renewal fails in journalctl -u caddy -n 100, then {restart}",
+            details,
+        )
+    return Result.ok(
+        f"Caddy answers on port {context.https_port}; certificate valid for "
+        f"{age_text(left.total_seconds())}",
+        details,
+    )
