@@ -45,7 +45,7 @@ _SECRET_PATTERNS = (
         r"(?i)\b([\w-]*(?:secret|password|passwd|token|api[_-]?key)[\w-]*\s*[=:]\s*)"
         r"(\"[^\"]*\"|'[^']*'|[^\s,;&\"']+)"
     ),
-    re.compile(r"(?i)\b(authorization:\s*(?:bearer|basic|token)\s+)(\S+)"),
+    re.compile(r"(?i)\b(authorization['\"]?\s*[:=]\s*['\"]?(?:bearer|basic|token)\s+)([^\s'\"]+)"),
     re.compile(r"()\b((?:scrypt|pbkdf2):[\w:]+\$[^\s$]+\$[0-9a-f]+)"),
 )
 

@@ -124,6 +124,11 @@ def check_folder(context: Context, label: str, folder: Path) -> Result:
 
     try:
         failure = _write_test(context, folder)
+    except FileNotFoundError:
+        return Result.cannot_check(
+            f"setpriv (package util-linux) is needed to test writing as {user}",
+            sudo(context, "apt install util-linux"),
+        )
     except LookupError:
         if owner_problem:
             return Result.error(owner_problem, _fix_owner(context, folder))
