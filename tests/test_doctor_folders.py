@@ -106,11 +106,11 @@ def test_folder_cannot_switch_user(tmp_path: Path) -> None:
     context = make_context(tmp_path, service_user="nobody", uid=1000)
     for folder in context.settings().folders():
         folder.mkdir(parents=True, exist_ok=True)
-    _chown_possible = os.getuid() == 0
-    if _chown_possible:
+    running_as_root = os.getuid() == 0
+    if running_as_root:
         _chown(tmp_path / "data", "nobody")
     result = check_folder(context, "inbox", context.settings().inbox)
-    if _chown_possible:
+    if running_as_root:
         assert result.status is Status.SKIPPED
         assert result.message.startswith("cannot check: the write test must run as nobody")
     else:

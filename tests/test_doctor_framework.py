@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
+import shutil
 import subprocess
 import sys
+import sysconfig
+import tempfile
 import threading
 import time
 from importlib import resources
@@ -15,6 +19,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+import fit_converter
 from doctor_helpers import make_context
 from fit_converter.cli import main as fit_converter_main
 from fit_converter.doctor.checks import all_checks
@@ -205,3 +210,65 @@ def test_subcommand_warning_exit_one(
 def test_only_matches_nothing(capsys: pytest.CaptureFixture[str]) -> None:
     assert fit_converter_main(["doctor", "--only", "nonsense"]) == 2
     assert "no check matches --only nonsense" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="needs root to run doctor as another user")
+def test_ordinary_user_sees_cannot_check(tmp_path: Path) -> None:
+    """Run doctor as ``nobody`` against a private env file, as on an installed box."""
+    shared = Path(tempfile.mkdtemp(prefix="doctor-user-"))
+    try:
+        shared.chmod(0o755)
+        env_file = shared / "watcher.env"
+        env_file.write_text(f"FIT_CONVERTER_DATA_DIR={shared / 'data'}\n")
+        env_file.chmod(0o600)
+        python_path = os.pathsep.join(
+            [str(Path(fit_converter.__file__).parents[1]), sysconfig.get_paths()["purelib"]]
+        )
+        command = [
+            "setpriv",
+            "--reuid=nobody",
+            "--regid=nogroup",
+            "--clear-groups",
+            "--",
+            "/usr/bin/python3",
+            "-m",
+            "fit_converter.doctor",
+            "--json",
+            "--env-file",
+            str(env_file),
+            "--service-user",
+            "root",
+            "--only",
+            "configuration",
+            "--only",
+            "folders",
+            "--only",
+            "network.firewall",
+        ]
+        env = {"PYTHONPATH": python_path, "HOME": str(shared), "PATH": "/usr/bin:/bin"}
+        probe = subprocess.run(
+            [*command[:5], "/usr/bin/python3", "-c", "import fit_converter.doctor"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        if probe.returncode != 0:
+            pytest.skip(f"nobody cannot import this checkout: {probe.stderr.strip()[-200:]}")
+
+        finished = subprocess.run(
+            command, env=env, capture_output=True, text=True, timeout=120, check=False
+        )
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)
+
+    document = json.loads(finished.stdout)
+    jsonschema.validate(document, SCHEMA)
+    assert document["user"] == "nobody"
+    statuses = {check["id"]: check for check in document["checks"]}
+    assert statuses["configuration.variables"]["status"] == "skipped"
+    assert f"cannot read {env_file}" in statuses["configuration.variables"]["message"]
+    assert statuses["folders.inbox"]["status"] == "skipped"
+    assert statuses["network.firewall"]["message"] == "cannot check: 'ufw status' needs root"
+    assert finished.returncode == document["exit_code"]

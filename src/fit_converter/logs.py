@@ -1,7 +1,7 @@
 """Logging set-up shared by every entry point.
 
 Under systemd (``JOURNAL_STREAM`` is set) each record goes to stderr as one line with a
-``<N>`` syslog priority prefix, which journald turns into the entry's priority; journald
+``<N>`` syslog priority prefix, which journald turns into the entry's priority. journald
 adds the time itself. Elsewhere records are readable lines with a timestamp.
 ``FIT_CONVERTER_LOG_TO_FILE=true`` adds a rotating file in the logs folder. Every
 handler redacts secrets and rate-limits repeated identical warnings and errors.
@@ -55,8 +55,10 @@ _secrets_lock = threading.Lock()
 
 
 def register_secret(value: str) -> None:
-    """Redact ``value`` from every log line from now on (values under 8 characters too
-    short to tell apart from ordinary words are ignored)."""
+    """Redact ``value`` from every log line from now on.
+
+    Values under 8 characters are ignored, because they cannot be told apart from words.
+    """
     if len(value) >= 8:
         with _secrets_lock:
             _secrets.add(value)
@@ -95,7 +97,7 @@ class RateLimitFilter(logging.Filter):
     """Let the first of identical warnings or errors through, then one per ``interval``.
 
     Identical means the same logger, level and formatted message. The first record let
-    through after suppressed copies says how many were dropped. Records below
+    through after suppressed copies states how many were dropped. Records below
     ``level`` always pass.
     """
 

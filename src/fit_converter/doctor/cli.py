@@ -8,7 +8,7 @@ from pathlib import Path
 
 from fit_converter.doctor.checks import all_checks
 from fit_converter.doctor.context import APP_URL, build_context
-from fit_converter.doctor.framework import DEFAULT_TIMEOUT, GROUPS, run_checks
+from fit_converter.doctor.framework import DEFAULT_TIMEOUT, GROUPS, exit_code, run_checks
 from fit_converter.doctor.report import write_json, write_text
 
 DESCRIPTION = (
@@ -75,8 +75,8 @@ def run(args: argparse.Namespace) -> int:
 
     checks = all_checks()
     if args.only:
-        wanted = set(args.only)
-        checks = [check for check in checks if check.group in wanted or check.id in wanted]
+        selected = set(args.only)
+        checks = [check for check in checks if check.group in selected or check.id in selected]
         if not checks:
             print(
                 f"fit-converter doctor: no check matches --only {', '.join(args.only)}",
@@ -91,8 +91,7 @@ def run(args: argparse.Namespace) -> int:
         write_text(outcomes, context, sys.stdout, verbose=args.verbose, colour=sys.stdout.isatty())
     sys.stdout.flush()
 
-    statuses = {outcome.result.status.value for outcome in outcomes}
-    return 2 if "error" in statuses else 1 if "warning" in statuses else 0
+    return exit_code(outcomes)
 
 
 def main(argv: list[str] | None = None) -> int:

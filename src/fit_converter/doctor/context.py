@@ -28,8 +28,8 @@ APP_UNIT = "fit-converter-app.service"
 WATCHER_UNIT = "fit-converter-watcher.service"
 APP_URL = "http://127.0.0.1:8080"
 
-#: Stands in for FLASK_SECRET_KEY while loading settings, so that doctor never
-#: generates a key file as a side effect; the secret-key check reads the real value.
+#: Replaces FLASK_SECRET_KEY while loading settings, so that doctor never generates a
+#: key file as a side effect. The secret-key check reads the real value.
 _PLACEHOLDER_SECRET = "doctor-placeholder-secret-key"
 
 Runner = Callable[[Sequence[str], float], "subprocess.CompletedProcess[str]"]

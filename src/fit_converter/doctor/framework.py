@@ -30,7 +30,7 @@ class Status(enum.Enum):
 
 @dataclass
 class Result:
-    """What one check found: a one-line message and, when not ok, the fix."""
+    """Finding of one check: a one-line message and, when not ok, the fix."""
 
     status: Status
     message: str

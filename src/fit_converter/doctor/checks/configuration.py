@@ -107,7 +107,7 @@ def _placeholder(value: str) -> bool:
 
 
 def check_secret_key(context: Context) -> Result:
-    """The key that signs session cookies: set, random-looking, and not world-readable."""
+    """Check that the key signing session cookies is set, random-looking and not world-readable."""
     value = context.env.get("FLASK_SECRET_KEY", "").strip()
     if value:
         source = _source_of(context, "FLASK_SECRET_KEY")
@@ -157,7 +157,7 @@ def check_secret_key(context: Context) -> Result:
 
 
 def check_owner_password(context: Context) -> Result:
-    """The hash of the web app's owner password exists and is private."""
+    """Check that the hash of the web app's owner password exists and is private."""
     settings = settings_or_result(context)
     if isinstance(settings, Result):
         return settings

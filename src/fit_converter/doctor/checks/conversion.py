@@ -25,7 +25,7 @@ def _venv_version(config_text: str) -> str | None:
 
 
 def check_venv_python(context: Context) -> Result:
-    """The virtual environment's Python is the one the system still has."""
+    """Check that the virtual environment's Python version is the system's."""
     if context.venv is None:
         return Result.cannot_check("fit-converter does not run from a virtual environment here")
     reinstall = sudo(context, REINSTALL)
@@ -120,7 +120,7 @@ def _decoder_version() -> str:
 
 
 def check_versions(context: Context) -> Result:
-    """Report the versions in use; the Debian package's version must match the code's."""
+    """Report the versions in use and warn when the Debian package's differs from the code's."""
     details = [
         f"fit-converter {__version__}",
         f"Python {platform.python_version()} ({platform.machine()})",

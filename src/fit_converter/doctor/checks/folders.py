@@ -13,7 +13,7 @@ from fit_converter.doctor.checks.common import read_heartbeat, settings_or_resul
 from fit_converter.doctor.context import Context
 from fit_converter.doctor.framework import Check, CheckFunction, Result
 
-#: Creates, syncs and deletes one file in the folder given as argument; prints the
+#: Creates, syncs and deletes one file in the folder given as argument, and prints the
 #: errno of a failure. It runs as the service user, so it uses nothing but the stdlib.
 WRITE_TEST_CODE = """
 import os, sys
@@ -101,7 +101,7 @@ def _fix_owner(context: Context, folder: Path) -> str:
 
 
 def check_folder(context: Context, label: str, folder: Path) -> Result:
-    """One folder exists, belongs to the service user and the service user can write to it."""
+    """Check that a folder exists, belongs to the service user and that user can write to it."""
     user = context.service_user_name
     create = sudo(context, f"install -d -o {user} -g {user} -m 0750 {folder}")
     try:
@@ -216,7 +216,7 @@ def file_system_type(context: Context, path: Path) -> tuple[str, str]:
 
 
 def check_file_system(context: Context) -> Result:
-    """A network share needs polling because inotify only sees local changes."""
+    """Check that an inbox on a network share is polled, because inotify misses remote changes."""
     settings = settings_or_result(context)
     if isinstance(settings, Result):
         return settings

@@ -8,8 +8,8 @@ from fit_converter.doctor.checks.common import sudo
 from fit_converter.doctor.context import Context
 from fit_converter.doctor.framework import Result
 
-#: Clocks before this year are wrong for certain: a Raspberry Pi has no battery-backed
-#: clock and starts from its last saved time until NTP answers.
+#: A clock before this year is certainly wrong. A Raspberry Pi has no battery-backed
+#: clock, so it starts from its last saved time until NTP sets it.
 EARLIEST_PLAUSIBLE_YEAR = 2025
 
 _PORT_RULE = re.compile(r"^(?P<ports>[\d,:]+)(?:/(?P<protocol>tcp|udp))?$")
@@ -46,7 +46,7 @@ def _ports_of(context: Context, target: str) -> set[int]:
 
 
 def check_firewall(context: Context) -> Result:
-    """ufw is active and allows SSH (22) and HTTPS (443)."""
+    """Check that ufw is active and allows SSH (22/tcp) and HTTPS (443/tcp)."""
     enable = " && ".join(
         sudo(context, command)
         for command in ("ufw allow OpenSSH", "ufw allow 443/tcp", "ufw --force enable")
@@ -94,7 +94,7 @@ def _first_line(text: str) -> str:
 
 
 def check_clock(context: Context) -> Result:
-    """The clock is plausible and synchronised by NTP."""
+    """Check that the clock is plausible and synchronised by NTP."""
     now = context.now()
     fix = (
         sudo(context, "timedatectl set-ntp true")

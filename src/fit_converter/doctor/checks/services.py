@@ -15,7 +15,7 @@ from fit_converter.doctor.checks.common import (
 from fit_converter.doctor.context import APP_UNIT, WATCHER_UNIT, Context
 from fit_converter.doctor.framework import Check, Result
 
-#: More restarts than this since the unit was started by hand means a crash loop.
+#: A running unit restarted this many times (systemd's NRestarts) gets a warning.
 MAX_RESTARTS = 3
 
 #: A conversion still "running" after this long was cut off without being marked.
@@ -26,7 +26,7 @@ FAILURE_STREAK = 3
 
 
 def check_heartbeat(context: Context) -> Result:
-    """The watcher rewrites its heartbeat at least every 30 s; older than 120 s is stale."""
+    """Check the watcher's heartbeat, which it rewrites every 30 s and is stale after 120 s."""
     settings = settings_or_result(context)
     if isinstance(settings, Result):
         return settings
@@ -83,7 +83,7 @@ def _parse_time(text: str) -> dt.datetime | None:
 
 
 def check_last_conversion(context: Context) -> Result:
-    """The newest successful conversion, failure streaks and entries stuck in "running"."""
+    """Report the newest successful conversion and warn of failure streaks and stuck entries."""
     settings = settings_or_result(context)
     if isinstance(settings, Result):
         return settings
@@ -178,7 +178,7 @@ def _show(context: Context, unit: str) -> dict[str, str]:
 
 
 def check_unit(context: Context, unit: str) -> Result:
-    """One systemd unit is loaded, enabled, active and not restarting in a loop."""
+    """Check that a systemd unit is loaded, enabled, active and not restarting in a loop."""
     if not context.has_systemd:
         return Result.cannot_check(
             f"systemd is not running on this machine ({context.systemd_dir} is missing), "

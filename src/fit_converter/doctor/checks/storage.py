@@ -27,7 +27,7 @@ INOTIFY_SYSCTL_FILE = "/etc/sysctl.d/60-fit-converter-inotify.conf"
 
 
 def check_free_space(context: Context) -> Result:
-    """Free space on every file system the appliance writes to, against the floor."""
+    """Compare the free space on every file system the appliance writes to with the floor."""
     settings = settings_or_result(context)
     if isinstance(settings, Result):
         return settings
@@ -58,9 +58,9 @@ def check_free_space(context: Context) -> Result:
             "they use), or lower FIT_CONVERTER_MIN_FREE_MB."
         )
         if free < floor or usage.f_favail == 0:
-            what = "no free inodes" if usage.f_favail == 0 else f"{free / MIB:.0f} MiB free"
+            shortage = "no free inodes" if usage.f_favail == 0 else f"{free / MIB:.0f} MiB free"
             worst = Result.error(
-                f"{what} for {folder}, below the floor of {floor / MIB:.0f} MiB "
+                f"{shortage} for {folder}, below the floor of {floor / MIB:.0f} MiB "
                 "(FIT_CONVERTER_MIN_FREE_MB): intake is paused",
                 space_hint,
             )
@@ -89,7 +89,7 @@ def _count_folders(root: Path, limit: int = 100_000) -> int:
 
 
 def check_inotify(context: Context) -> Result:
-    """inotify limits leave room for one watch per inbox folder."""
+    """Check that the inotify limits leave room for one watch per inbox folder."""
     settings = settings_or_result(context)
     if isinstance(settings, Result):
         return settings
@@ -135,7 +135,7 @@ def _waiting_files(folder: Path) -> list[tuple[float, Path]]:
 
 
 def check_backlog(context: Context) -> Result:
-    """Files waiting in the inbox and work folders, and files that ended in failed/."""
+    """Warn of files waiting long in the inbox or work folder, and of files in failed/."""
     settings = settings_or_result(context)
     if isinstance(settings, Result):
         return settings

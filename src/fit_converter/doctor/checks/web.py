@@ -25,7 +25,7 @@ CERTIFICATE_WARN_FRACTION = 0.2
 
 
 def check_readyz(context: Context) -> Result:
-    """The app answers 200 on /readyz."""
+    """Check that the app returns 200 on /readyz."""
     url = context.app_url.rstrip("/") + "/readyz"
     restart = sudo(context, "systemctl restart fit-converter-app")
     try:
@@ -83,7 +83,7 @@ def _is_loopback(address: str) -> bool:
 
 
 def check_listen(context: Context) -> Result:
-    """The app listens on loopback only, so it is reachable only through Caddy."""
+    """Check that the app listens on loopback only, so only Caddy can reach it."""
     parsed = urllib.parse.urlsplit(context.app_url)
     port = parsed.port or 80
     try:
@@ -120,7 +120,7 @@ def _peer_certificate(context: Context) -> bytes:
 
 
 def check_https(context: Context) -> Result:
-    """Caddy completes a TLS handshake on port 443 with a certificate far from expiry."""
+    """Check that Caddy answers TLS on port 443 with a certificate not near expiry."""
     caddy_installed = shutil.which("caddy") is not None or context.caddy_binary.exists()
     restart = sudo(context, "systemctl restart caddy")
     try:
