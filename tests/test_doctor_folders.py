@@ -275,3 +275,17 @@ def test_backlog_failed_files(tmp_path: Path) -> None:
     assert "1 file(s) in failed/; the newest, broken.fit" in result.message
     assert result.hint is not None
     assert "broken.fit.error.txt" in result.hint
+
+
+def test_logs_folder_unused(tmp_path: Path) -> None:
+    result = folder_check("logs", "logs_dir").function(make_context(tmp_path))
+    assert result.status is Status.OK
+    assert result.message == "not used: FIT_CONVERTER_LOG_TO_FILE is off"
+
+
+def test_logs_folder_checked_when_on(tmp_path: Path) -> None:
+    context = make_context(tmp_path, env={"FIT_CONVERTER_LOG_TO_FILE": "true"})
+    context.settings().logs_dir.rmdir()
+    result = folder_check("logs", "logs_dir").function(context)
+    assert result.status is Status.ERROR
+    assert "logs folder" in result.message

@@ -88,6 +88,17 @@ def test_crashing_check_reported(tmp_path: Path) -> None:
     assert outcome.result.message == "the check itself failed: KeyError: 'boom'"
 
 
+def test_command_timeout_reported(tmp_path: Path) -> None:
+    def slow_command(context: object) -> Result:
+        raise subprocess.TimeoutExpired(["systemctl", "show", "x"], 9.5)
+
+    [outcome] = run_checks(
+        [Check("services.slow", "services", "slow", slow_command)], make_context(tmp_path), 5
+    )
+    assert outcome.result.status is Status.ERROR
+    assert outcome.result.message == "timed out: 'systemctl show x' took longer than 9.5 s"
+
+
 def test_every_check_has_known_group() -> None:
     checks = all_checks()
     assert {check.group for check in checks} == set(GROUPS)

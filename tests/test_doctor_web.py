@@ -18,6 +18,7 @@ from cryptography.x509.oid import NameOID
 
 from doctor_helpers import make_context
 from fit_converter.doctor.checks.web import check_https, check_listen, check_readyz
+from fit_converter.doctor.context import caddy_site_name
 from fit_converter.doctor.framework import Status
 from helpers import free_port
 
@@ -157,7 +158,10 @@ def _certificate(tmp_path: Path, not_before: dt.datetime, not_after: dt.datetime
     return server_context
 
 
-def _serve_tls_once(server_context: ssl.SSLContext) -> tuple[int, threading.Thread]:
+def _serve_tls_once(
+    server_context: ssl.SSLContext, status: str = "200 OK"
+) -> tuple[int, threading.Thread]:
+    """Serve one HTTPS request on a free port, answering ``status``, as Caddy would."""
     listener = socket.create_server(("127.0.0.1", 0))
     port = listener.getsockname()[1]
 
@@ -166,7 +170,8 @@ def _serve_tls_once(server_context: ssl.SSLContext) -> tuple[int, threading.Thre
             connection, _ = listener.accept()
             try:
                 with server_context.wrap_socket(connection, server_side=True) as tls:
-                    tls.recv(1)
+                    tls.recv(4096)
+                    tls.sendall(f"HTTP/1.1 {status}\r\nContent-Length: 0\r\n\r\n".encode())
             except (ssl.SSLError, OSError):
                 pass
 
@@ -198,6 +203,41 @@ def test_https_certificate_expiry(
     assert result.status is status, result.message
     assert phrase in result.message
     assert any("CN=fit-converter.test" in line for line in result.details)
+    assert "GET https://localhost/readyz: HTTP/1.1 200 OK" in result.details
+
+
+def test_https_upstream_down(tmp_path: Path) -> None:
+    now = dt.datetime.now(dt.UTC)
+    server_context = _certificate(tmp_path, now, now + dt.timedelta(days=90))
+    port, thread = _serve_tls_once(server_context, "502 Bad Gateway")
+    context = make_context(tmp_path)
+    context.https_port = port
+    result = check_https(context)
+    thread.join(10)
+    assert result.status is Status.WARNING
+    assert result.message.endswith("/readyz through it returns 502 Bad Gateway")
+
+
+@pytest.mark.parametrize(
+    ("caddyfile", "expected"),
+    [
+        (
+            "# appliance\nfitness.example.org {\n\treverse_proxy 127.0.0.1:8080\n}\n",
+            "fitness.example.org",
+        ),
+        ("{\n\temail a@b.c\n}\n\nhttps://pi.local:443, localhost {\n}\n", "pi.local"),
+        ("(common) {\n\tencode gzip\n}\n:443 {\n\ttls internal\n}\n", None),
+        ("{$SITE_ADDRESS} {\n}\n", None),
+    ],
+)
+def test_caddy_site_name(tmp_path: Path, caddyfile: str, expected: str | None) -> None:
+    path = tmp_path / "Caddyfile"
+    path.write_text(caddyfile)
+    assert caddy_site_name(path) == expected
+
+
+def test_caddy_site_name_missing_file(tmp_path: Path) -> None:
+    assert caddy_site_name(tmp_path / "Caddyfile") is None
 
 
 def test_https_caddy_absent(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from fit_converter.doctor.checks import all_checks
-from fit_converter.doctor.context import APP_URL, build_context
+from fit_converter.doctor.context import APP_URL, CADDYFILE, build_context, caddy_site_name
 from fit_converter.doctor.framework import DEFAULT_TIMEOUT, GROUPS, exit_code, run_checks
 from fit_converter.doctor.report import write_json, write_text
 
@@ -54,8 +54,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--https-host",
-        default="localhost",
-        help="host name Caddy serves, sent as TLS server name (default: localhost)",
+        help="host name Caddy serves, sent as TLS server name (default: the first site "
+        "address in /etc/caddy/Caddyfile, else localhost)",
     )
 
 
@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     context = build_context(env_file_paths=args.env_file, service_user=args.service_user)
     context.app_url = args.app_url
-    context.https_host = args.https_host
+    context.https_host = args.https_host or caddy_site_name(CADDYFILE) or "localhost"
     context.command_timeout = max(args.timeout - 0.5, 0.5)
 
     checks = all_checks()

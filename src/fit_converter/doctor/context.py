@@ -27,6 +27,7 @@ SERVICE_USER = "fitconv"
 APP_UNIT = "fit-converter-app.service"
 WATCHER_UNIT = "fit-converter-watcher.service"
 APP_URL = "http://127.0.0.1:8080"
+CADDYFILE = Path("/etc/caddy/Caddyfile")
 
 #: Replaces FLASK_SECRET_KEY while loading settings, so that doctor never generates a
 #: key file as a side effect. The secret-key check reads the real value.
@@ -153,6 +154,28 @@ class Context:
 
     def as_root_hint(self) -> str:
         return "Run it as root to check this: sudo fit-converter doctor"
+
+
+def caddy_site_name(caddyfile: Path) -> str | None:
+    """Return the first host name among the Caddyfile's site addresses, or None.
+
+    Site addresses are the words before ``{`` on lines at the top level. Addresses
+    without a host (``:443``), placeholders and snippets are skipped.
+    """
+    try:
+        text = caddyfile.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    depth = 0
+    for raw_line in text.splitlines():
+        line = raw_line.split("#", 1)[0].strip()
+        if depth == 0 and line and not line.startswith(("{", "(", "import ")):
+            for address in line.rstrip("{").replace(",", " ").split():
+                host = address.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0]
+                if host and "{" not in host and "*" not in host:
+                    return host
+        depth += line.count("{") - line.count("}")
+    return None
 
 
 def find_service_user(name: str) -> pwd.struct_passwd | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -98,7 +99,7 @@ def run_one(check: Check, context: Context, timeout: float) -> Outcome:
         check,
         Result.error(
             f"timed out after {timeout:g} s",
-            "Run 'fit-converter doctor --verbose --timeout 60' to wait longer; a check that "
+            "Run 'fit-converter doctor --verbose --timeout 60' to wait longer. A check that "
             "hangs usually means a stuck network share or an unresponsive service.",
         ),
         seconds,
@@ -108,6 +109,12 @@ def run_one(check: Check, context: Context, timeout: float) -> Outcome:
 def _call(check: Check, context: Context) -> Result:
     try:
         return check.function(context)
+    except subprocess.TimeoutExpired as error:
+        return Result.error(
+            f"timed out: '{' '.join(map(str, error.cmd))}' took longer than {error.timeout:g} s",
+            "Run that command by hand to see where it hangs, or give doctor more time "
+            "with --timeout 60.",
+        )
     except Exception as error:  # a broken check must not end the whole run
         return Result.error(
             f"the check itself failed: {type(error).__name__}: {error}",

@@ -8,7 +8,6 @@ import secrets
 import sys
 from pathlib import Path
 
-from fit_converter.config import Settings
 from fit_converter.doctor.checks.common import read_heartbeat, settings_or_result, sudo
 from fit_converter.doctor.context import Context
 from fit_converter.doctor.framework import Check, CheckFunction, Result
@@ -40,6 +39,7 @@ FOLDERS = {
     "failed": "failed",
     "work": "work",
     "state": "state_dir",
+    "logs": "logs_dir",
 }
 
 
@@ -166,6 +166,8 @@ def folder_check(label: str, attribute: str) -> Check:
         settings = settings_or_result(context)
         if isinstance(settings, Result):
             return settings
+        if attribute == "logs_dir" and not settings.log_to_file:
+            return Result.ok("not used: FIT_CONVERTER_LOG_TO_FILE is off")
         folder: Path = getattr(settings, attribute)
         return check_folder(context, label, folder)
 
@@ -251,7 +253,3 @@ def check_file_system(context: Context) -> Result:
 
 def all_folder_checks() -> list[Check]:
     return [folder_check(label, attribute) for label, attribute in FOLDERS.items()]
-
-
-def settings_folders(settings: Settings) -> list[Path]:
-    return [getattr(settings, attribute) for attribute in FOLDERS.values()]

@@ -103,20 +103,32 @@ def check_listen(context: Context) -> Result:
     return Result.ok(f"port {port} listens on {', '.join(sorted(set(addresses)))} only")
 
 
-def _peer_certificate(context: Context) -> bytes:
+def _fetch_over_tls(context: Context) -> tuple[bytes, str]:
+    """Return the server's certificate (DER) and the status line of ``GET /readyz``."""
     tls = ssl.create_default_context()
-    # Caddy's own local CA is not in the system store; the check reads the certificate's
+    # Caddy's own local CA is not in the system store. The check reads the certificate's
     # dates and does not rely on the connection being trusted.
     tls.check_hostname = False
     tls.verify_mode = ssl.CERT_NONE
+    address = ("127.0.0.1", context.https_port)
     with (
-        socket.create_connection(("127.0.0.1", context.https_port), context.command_timeout) as raw,
+        socket.create_connection(address, context.command_timeout) as raw,
         tls.wrap_socket(raw, server_hostname=context.https_host) as wrapped,
     ):
         certificate = wrapped.getpeercert(binary_form=True)
-    if not certificate:
-        raise ssl.SSLError("the server sent no certificate")
-    return certificate
+        if not certificate:
+            raise ssl.SSLError("the server sent no certificate")
+        request = (
+            f"GET /readyz HTTP/1.1\r\nHost: {context.https_host}\r\n"
+            "User-Agent: fit-converter-doctor\r\nConnection: close\r\n\r\n"
+        )
+        status_line = ""
+        try:
+            wrapped.sendall(request.encode("ascii"))
+            status_line = wrapped.recv(4096).decode("latin-1").partition("\r\n")[0]
+        except OSError:
+            pass
+    return certificate, status_line
 
 
 def check_https(context: Context) -> Result:
@@ -124,7 +136,7 @@ def check_https(context: Context) -> Result:
     caddy_installed = shutil.which("caddy") is not None or context.caddy_binary.exists()
     restart = sudo(context, "systemctl restart caddy")
     try:
-        der = _peer_certificate(context)
+        der, status_line = _fetch_over_tls(context)
     except ConnectionRefusedError:
         if not caddy_installed:
             return Result.cannot_check(
@@ -150,7 +162,12 @@ def check_https(context: Context) -> Result:
     lifetime = not_after - not_before
     subject = certificate.subject.rfc4514_string()
     issuer = certificate.issuer.rfc4514_string()
-    details = [f"subject: {subject}", f"issuer: {issuer}", f"valid until {not_after.isoformat()}"]
+    details = [
+        f"subject: {subject}",
+        f"issuer: {issuer}",
+        f"valid until {not_after.isoformat()}",
+        f"GET https://{context.https_host}/readyz: {status_line or 'no answer'}",
+    ]
 
     if left <= dt.timedelta(0):
         return Result.error(
@@ -164,6 +181,14 @@ def check_https(context: Context) -> Result:
             f"the HTTPS certificate expires in {age_text(left.total_seconds())} and has not "
             "been renewed",
             f"Read why the renewal fails in journalctl -u caddy -n 100, then {restart}",
+            details,
+        )
+    status_words = status_line.split()
+    if len(status_words) >= 2 and status_words[1].startswith("5"):
+        return Result.warning(
+            f"Caddy answers on port {context.https_port}, but /readyz through it returns "
+            f"{' '.join(status_words[1:])}",
+            "Caddy cannot reach the app or the app is not ready; see web.readyz.",
             details,
         )
     return Result.ok(
