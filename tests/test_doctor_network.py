@@ -33,11 +33,12 @@ def _ufw(tmp_path: Path, status: str, uid: int = 0) -> Context:
     runner = ScriptedRunner(
         {
             ("ufw", "status"): completed(status),
-            ("ufw", "app", "info", "OpenSSH"): completed(
-                UFW_APP_INFO_OPENSSH.replace("Port:", "Ports:")
-            ),
+            ("ufw", "app", "info", "OpenSSH"): completed(UFW_APP_INFO_OPENSSH),
             ("ufw", "app", "info", "WWW Full"): completed(
-                "Profile: WWW Full\nPorts:\n  80,443/tcp\n"
+                "Profile: WWW Full\nTitle: Web Server (HTTP,HTTPS)\n\nPorts:\n  80,443/tcp\n"
+            ),
+            ("ufw", "app", "info", "Samba"): completed(
+                "Profile: Samba\n\nPorts:\n  137,138/udp\n  139,445/tcp\n"
             ),
         }
     )
@@ -51,8 +52,15 @@ def test_firewall_active_and_open(tmp_path: Path) -> None:
 
 
 def test_firewall_app_profile_for_https(tmp_path: Path) -> None:
-    status = UFW_ACTIVE.replace("443/tcp   ", "WWW Full  ")
+    status = UFW_ACTIVE.replace("443/tcp", "WWW Full")
     assert check_firewall(_ufw(tmp_path, status)).status is Status.OK
+
+
+def test_firewall_udp_profile_not_https(tmp_path: Path) -> None:
+    status = UFW_ACTIVE.replace("443/tcp", "Samba  ")
+    result = check_firewall(_ufw(tmp_path, status))
+    assert result.status is Status.ERROR
+    assert "HTTPS (443/tcp)" in result.message
 
 
 def test_firewall_https_missing(tmp_path: Path) -> None:
@@ -64,7 +72,7 @@ def test_firewall_https_missing(tmp_path: Path) -> None:
 
 
 def test_firewall_ssh_port_range(tmp_path: Path) -> None:
-    status = UFW_ACTIVE.replace("OpenSSH      ", "20:25/tcp    ")
+    status = UFW_ACTIVE.replace("OpenSSH", "20:25/tcp")
     assert check_firewall(_ufw(tmp_path, status)).status is Status.OK
 
 

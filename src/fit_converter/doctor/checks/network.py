@@ -25,23 +25,35 @@ def _allowed_targets(status_text: str) -> list[str]:
     return targets
 
 
-def _ports_of(context: Context, target: str) -> set[int]:
-    """Return the TCP ports a rule target opens: a port list or an application profile."""
-    match = _PORT_RULE.match(target)
-    if match is None:
-        completed = context.command("ufw", "app", "info", target)
-        ports_line = completed.stdout.partition("Ports:")[2].strip().splitlines()
-        if not ports_line:
-            return set()
-        match = _PORT_RULE.match(ports_line[0].strip())
-        if match is None:
-            return set()
-    if match.group("protocol") == "udp":
+def _parse_ports(spec: str) -> set[int]:
+    """Return the TCP ports of a spec such as ``22``, ``443/tcp`` or ``80,443/tcp``."""
+    match = _PORT_RULE.match(spec.strip())
+    if match is None or match.group("protocol") == "udp":
         return set()
     ports: set[int] = set()
     for part in match.group("ports").split(","):
         low, _, high = part.partition(":")
         ports.update(range(int(low), int(high or low) + 1))
+    return ports
+
+
+def _ports_of(context: Context, target: str) -> set[int]:
+    """Return the TCP ports a rule target opens: a port list or an application profile."""
+    if _PORT_RULE.match(target):
+        return _parse_ports(target)
+
+    # ``ufw app info`` lists one spec per indented line after "Port:" (one entry) or
+    # "Ports:" (several), as in "Ports:\n  80,443/tcp".
+    completed = context.command("ufw", "app", "info", target)
+    ports: set[int] = set()
+    listing = False
+    for line in completed.stdout.splitlines():
+        if re.match(r"^Ports?:", line):
+            listing = True
+        elif listing and line.startswith((" ", "\t")) and line.strip():
+            ports |= _parse_ports(line)
+        elif listing:
+            break
     return ports
 
 
