@@ -56,7 +56,8 @@ def test_folder_missing(tmp_path: Path) -> None:
     assert result.status is Status.ERROR
     assert "does not exist" in result.message
     assert result.hint is not None
-    assert f"install -d -o {context.service_user_name}" in result.hint
+    expected = f"install -d -o {context.service_user_name} -g {context.service_group_name}"
+    assert expected in result.hint
 
 
 def test_folder_is_a_file(tmp_path: Path) -> None:
@@ -89,7 +90,7 @@ def test_folder_read_only_for_service_user(shared_root: Path) -> None:
     assert "nobody cannot write to" in result.message
     assert "Permission denied" in result.message
     assert result.hint is not None
-    assert f"chown -R nobody:nobody {outbox}" in result.hint
+    assert f"chown -R nobody:{context.service_group_name} {outbox}" in result.hint
 
 
 @needs_root

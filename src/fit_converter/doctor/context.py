@@ -7,6 +7,7 @@ Checks never call ``subprocess`` or open URLs themselves: they go through ``run`
 from __future__ import annotations
 
 import datetime as dt
+import grp
 import os
 import pwd
 import subprocess
@@ -124,6 +125,16 @@ class Context:
             return pwd.getpwuid(self.uid).pw_name
         except KeyError:
             return str(self.uid)
+
+    @property
+    def service_group_name(self) -> str:
+        """Return the service user's primary group, such as ``fitconv`` or ``nogroup``."""
+        if self.service_user is None:
+            return self.service_user_name
+        try:
+            return grp.getgrgid(self.service_user.pw_gid).gr_name
+        except KeyError:
+            return str(self.service_user.pw_gid)
 
     @property
     def is_service_user(self) -> bool:

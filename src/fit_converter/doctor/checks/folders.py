@@ -94,7 +94,7 @@ def _write_test(context: Context, folder: Path) -> tuple[int, str] | None:
 def _fix_owner(context: Context, folder: Path) -> str:
     user = context.service_user_name
     return (
-        sudo(context, f"chown -R {user}:{user} {folder}")
+        sudo(context, f"chown -R {user}:{context.service_group_name} {folder}")
         + " && "
         + sudo(context, f"chmod u+rwx {folder}")
     )
@@ -103,7 +103,8 @@ def _fix_owner(context: Context, folder: Path) -> str:
 def check_folder(context: Context, label: str, folder: Path) -> Result:
     """Check that a folder exists, belongs to the service user and that user can write to it."""
     user = context.service_user_name
-    create = sudo(context, f"install -d -o {user} -g {user} -m 0750 {folder}")
+    group = context.service_group_name
+    create = sudo(context, f"install -d -o {user} -g {group} -m 0750 {folder}")
     try:
         info = folder.stat()
     except FileNotFoundError:
