@@ -23,7 +23,7 @@ def completed(
 
 
 class ScriptedRunner:
-    """Stands in for commands: replies by program name, FileNotFoundError for the rest.
+    """Replace commands with scripted replies by program name; others raise FileNotFoundError.
 
     A reply keyed by a tuple such as ("ufw", "app") matches commands that start with it;
     the longest matching key wins. Commands not scripted run for real when listed in

@@ -20,7 +20,7 @@ from doctor_helpers import make_context
 from fit_converter.doctor.checks.web import check_https, check_listen, check_readyz
 from fit_converter.doctor.context import caddy_site_name
 from fit_converter.doctor.framework import Status
-from helpers import free_port
+from helpers import free_port, http_ok, start_module, stop, wait_for
 
 
 class _ReadyHandler(http.server.BaseHTTPRequestHandler):
@@ -254,7 +254,7 @@ def test_https_caddy_absent(tmp_path: Path) -> None:
 def test_https_caddy_down(tmp_path: Path) -> None:
     context = make_context(tmp_path)
     context.https_port = free_port()
-    context.caddy_binary = Path(__file__)  # any existing file stands in for /usr/bin/caddy
+    context.caddy_binary = Path(__file__)  # any existing file plays the role of /usr/bin/caddy
     result = check_https(context)
     assert result.status is Status.ERROR
     assert result.message == f"Caddy does not answer on port {context.https_port}"
@@ -281,3 +281,29 @@ def test_https_not_tls(
     thread.join(10)
     assert result.status is Status.ERROR
     assert "TLS handshake" in result.message
+
+
+def test_real_app_on_loopback(tmp_path: Path) -> None:
+    """Run the real gunicorn app and check its readiness and its listening address."""
+    port = free_port()
+    env = {
+        "FIT_CONVERTER_DATA_DIR": str(tmp_path / "data"),
+        "FIT_CONVERTER_STATE_DIR": str(tmp_path / "state"),
+        "FLASK_SECRET_KEY": "0f3c9a1b7d2e4f6a8b0c1d2e3f4a5b6c",
+    }
+    app = start_module(
+        "fit_converter.app", ["--host", "127.0.0.1", "--port", str(port)], env, tmp_path / "app.log"
+    )
+    try:
+        wait_for(lambda: http_ok(f"http://127.0.0.1:{port}/healthz"), what="gunicorn to answer")
+        context = make_context(tmp_path)
+        context.app_url = f"http://127.0.0.1:{port}"
+        readiness = check_readyz(context)
+        address = check_listen(context)
+    finally:
+        stop(app)
+
+    # An app without /readyz answers 404, which doctor reports as a warning.
+    assert readiness.status in (Status.OK, Status.WARNING), readiness.message
+    assert address.status is Status.OK
+    assert address.message == f"port {port} listens on 127.0.0.1 only"
