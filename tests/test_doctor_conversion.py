@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from doctor_helpers import ScriptedRunner, completed, make_context
-from fit_converter import __version__
-from fit_converter.doctor.checks import conversion
+from fit_converter import __version__, selftest
 from fit_converter.doctor.checks.conversion import check_selftest, check_venv_python, check_versions
 from fit_converter.doctor.context import Context
 from fit_converter.doctor.framework import Status
@@ -66,20 +65,20 @@ def test_selftest_broken_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     def broken() -> None:
         raise NotFitError(Path("selftest.fit"), "not a FIT file", "Reinstall.")
 
-    monkeypatch.setattr(conversion, "run_selftest", broken)
+    monkeypatch.setattr(selftest, "run_selftest", broken)
     result = check_selftest(make_context(tmp_path))
     assert result.status is Status.ERROR
     assert "self-test conversion failed: selftest.fit: not a FIT file" in result.message
 
 
 def test_selftest_wrong_values(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    real = conversion.run_selftest
+    real = selftest.run_selftest
 
     def wrong_heart_rate() -> tuple[object, str]:
         report, text = real()
         return report, text.replace(",120,", ",121,", 1)
 
-    monkeypatch.setattr(conversion, "run_selftest", wrong_heart_rate)
+    monkeypatch.setattr(selftest, "run_selftest", wrong_heart_rate)
     result = check_selftest(make_context(tmp_path))
     assert result.status is Status.ERROR
     assert (

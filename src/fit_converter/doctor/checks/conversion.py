@@ -13,7 +13,6 @@ from fit_converter.doctor.checks.common import sudo
 from fit_converter.doctor.context import Context
 from fit_converter.doctor.framework import Result
 from fit_converter.errors import FitConverterError
-from fit_converter.selftest import RECORDS, run_selftest
 
 REINSTALL = "apt install --reinstall fit-converter"
 
@@ -77,6 +76,11 @@ def _compare(row: dict[str, str], column: str, expected: float, tolerance: float
 def check_selftest(context: Context) -> Result:
     """Convert the FIT file shipped in the package and compare every value."""
     hint = f"Reinstall the package: {sudo(context, REINSTALL)}"
+    try:
+        # Imported here so that a broken decoder install fails this check only.
+        from fit_converter.selftest import RECORDS, run_selftest
+    except ImportError as error:
+        return Result.error(f"cannot load the converter: {error}", hint)
     try:
         report, text = run_selftest()
     except (FitConverterError, OSError) as error:

@@ -10,8 +10,6 @@ import ssl
 import urllib.error
 import urllib.parse
 
-from cryptography import x509
-
 from fit_converter.doctor.checks.common import age_text, sudo
 from fit_converter.doctor.context import Context
 from fit_converter.doctor.framework import Result
@@ -155,6 +153,14 @@ def check_https(context: Context) -> Result:
             f"doctor --https-host, then {restart}",
         )
 
+    try:
+        # Imported here so that a broken native library fails this check only.
+        from cryptography import x509
+    except ImportError as error:
+        return Result.error(
+            f"cannot read the certificate: {error}",
+            f"Reinstall the package: {sudo(context, 'apt install --reinstall fit-converter')}",
+        )
     certificate = x509.load_der_x509_certificate(der)
     not_before = certificate.not_valid_before_utc
     not_after = certificate.not_valid_after_utc
