@@ -14,6 +14,7 @@ from fit_converter import __version__
 from fit_converter.config import load_settings
 from fit_converter.convert import convert_file
 from fit_converter.errors import ConfigError, ConversionError
+from fit_converter.web.commands import add_subcommands as add_web_subcommands
 
 
 def _convert(args: argparse.Namespace) -> int:
@@ -104,6 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--host", default=os.environ.get("FIT_CONVERTER_HOST", "127.0.0.1"))
     run.add_argument("--port", type=int, default=int(os.environ.get("FIT_CONVERTER_PORT", "8080")))
     run.set_defaults(handler=_run)
+
+    add_web_subcommands(commands)
     return parser
 
 
