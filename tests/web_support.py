@@ -6,6 +6,8 @@ import io
 import re
 import time
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from flask import Flask
@@ -13,6 +15,9 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from conftest import OWNER_PASSWORD
+from fit_converter.config import Settings
+from fit_converter.web import create_app
+from fit_converter.web.owner import write_password
 
 JSON = {"Accept": "application/json"}
 
@@ -63,3 +68,17 @@ def zip_of(entries: dict[str, bytes], compression: int = zipfile.ZIP_DEFLATED) -
         for name, content in entries.items():
             archive.writestr(name, content)
     return buffer.getvalue()
+
+
+@contextmanager
+def owner_client_for(settings: Settings) -> Iterator[tuple[Flask, FlaskClient]]:
+    """Yield an app built for ``settings`` and a client logged in as its owner."""
+    if not settings.password_path.exists():
+        write_password(settings.password_path, OWNER_PASSWORD)
+    app = create_app(settings)
+    client = app.test_client()
+    log_in(client)
+    try:
+        yield app, client
+    finally:
+        app.extensions["fit_converter"].queue.shutdown()
