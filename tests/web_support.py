@@ -12,7 +12,8 @@ from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
-from werkzeug.test import TestResponse
+from werkzeug.datastructures import FileStorage, MultiDict
+from werkzeug.test import TestResponse, encode_multipart
 
 from conftest import OWNER_PASSWORD
 from fit_converter.config import Settings
@@ -47,8 +48,16 @@ def upload(
     """POST ``files`` (content, name) to /upload with a valid CSRF token."""
     token = csrf_token(client)
     headers = {"X-CSRFToken": token, **(JSON if as_json else {})}
-    data = {"file": [(io.BytesIO(content), name) for content, name in files]}
-    return client.post("/upload", data=data, headers=headers, content_type="multipart/form-data")
+    body, content_type = multipart(files)
+    return client.post("/upload", data=body, headers=headers, content_type=content_type)
+
+
+def multipart(files: list[tuple[bytes, str]], field: str = "file") -> tuple[bytes, str]:
+    """Encode ``files`` in memory; the test client spools bodies over 500 KB to a
+    temporary file that it never closes, which fails tests under filterwarnings=error."""
+    data = MultiDict([(field, FileStorage(io.BytesIO(content), name)) for content, name in files])
+    boundary, body = encode_multipart(data)
+    return body, f"multipart/form-data; boundary={boundary}"
 
 
 def wait_job(app: Flask, client: FlaskClient, job_id: int, timeout: float = 60) -> dict[str, Any]:

@@ -30,20 +30,22 @@ def _inside(path: Path, folders: list[Path]) -> bool:
 
 def zip_outputs(context: WebContext, entries: list[Entry], download_name: str) -> Any:
     """Send every existing output of ``entries`` as one .zip, each name used once."""
-    spool = tempfile.SpooledTemporaryFile(max_size=32 * 2**20)  # noqa: SIM115 - sent below
-    used: set[str] = set()
-    with zipfile.ZipFile(spool, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for entry in entries:
-            for path in context.existing_outputs(entry):
-                name = path.name
-                number = 1
-                while name in used:
-                    name = f"{path.stem} ({number}){path.suffix}"
-                    number += 1
-                used.add(name)
-                archive.write(path, arcname=name)
-    if not used:
+    members: dict[str, Path] = {}
+    for entry in entries:
+        for path in context.existing_outputs(entry):
+            name = path.name
+            number = 1
+            while name in members:
+                name = f"{path.stem} ({number}){path.suffix}"
+                number += 1
+            members[name] = path
+    if not members:
         abort(404, description="none of the selected entries has a CSV file left")
+
+    spool = tempfile.SpooledTemporaryFile(max_size=32 * 2**20)  # noqa: SIM115 - send_file closes it
+    with zipfile.ZipFile(spool, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, path in members.items():
+            archive.write(path, arcname=name)
     spool.seek(0)
     return send_file(
         spool, mimetype="application/zip", as_attachment=True, download_name=download_name
