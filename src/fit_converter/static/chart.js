@@ -32,7 +32,19 @@ function niceRange(values) {
     high += 1;
   }
   const margin = (high - low) * 0.08;
-  return [low - margin, high + margin];
+  // Heart rate, power and speed cannot go below zero, so neither does their axis.
+  return [low >= 0 ? Math.max(0, low - margin) : low - margin, high + margin];
+}
+
+// Seconds between samples above which the line breaks: a pause, not a straight ramp.
+function gapLimit(seconds) {
+  const steps = [];
+  for (let index = 1; index < seconds.length; index += 1) {
+    steps.push(seconds[index] - seconds[index - 1]);
+  }
+  steps.sort((a, b) => a - b);
+  const median = steps.length ? steps[steps.length >> 1] : 1;
+  return Math.max(10, median * 5);
 }
 
 class Chart {
@@ -40,6 +52,7 @@ class Chart {
     this.seconds = seconds;
     this.spec = spec;
     this.values = values.map((value) => (value === null ? null : value * spec.scale));
+    this.gap = gapLimit(seconds);
     [this.low, this.high] = niceRange(this.values);
     const title = document.createElement("p");
     title.className = "chart-title";
@@ -101,6 +114,9 @@ class Chart {
       if (value === null) {
         drawing = false;
         return;
+      }
+      if (index > 0 && this.seconds[index] - this.seconds[index - 1] > this.gap) {
+        drawing = false;
       }
       const x = this.x(this.seconds[index], width);
       const y = this.y(value);

@@ -47,7 +47,7 @@ class FileRow {
 
   fail(text) {
     this.item.classList.add("failed");
-    this.progress.value = 0;
+    this.progress.hidden = true;
     this.say(text);
   }
 
