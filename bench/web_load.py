@@ -83,7 +83,9 @@ def main() -> int:
         default=Path(__file__).resolve().parents[2] / "shared" / "fit-samples",
         help="FIT corpus folder with MANIFEST.tsv",
     )
-    parser.add_argument("--max-mb", type=float, default=4.0, help="largest sample file, MiB")
+    parser.add_argument(
+        "--max-mb", type=float, default=4.0, help="maximum size of a sample file, in MiB"
+    )
     parser.add_argument("--threads", type=int, default=8, help="gunicorn request threads")
     args = parser.parse_args()
 
@@ -199,9 +201,9 @@ def run(args: argparse.Namespace, samples: list[Path], base: str, work: Path) ->
 
     def probe_page() -> None:
         while busy.is_set():
-            asked = time.monotonic()
+            requested = time.monotonic()
             opener.open(base + "/history", timeout=60).read()
-            page_times.append(time.monotonic() - asked)
+            page_times.append(time.monotonic() - requested)
             time.sleep(0.5)
 
     prober = threading.Thread(target=probe_page)

@@ -117,7 +117,7 @@ def test_upload_history_activity_download(server: str, page: Any, tmp_path: Path
     page.click("button[type=submit]")
     page.wait_for_url(server + "/upload")
     # From here on, any console error (a CSP violation, a script error) fails the test;
-    # the wrong password above answers 401, which Chromium logs as an error.
+    # the wrong password above returns 401, which Chromium logs as an error.
     page.on("console", lambda message: message.type == "error" and problems.append(message.text))
     page.on("pageerror", lambda error: problems.append(str(error)))
 

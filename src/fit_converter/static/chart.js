@@ -102,7 +102,10 @@ class Chart {
     for (const fraction of [0, 0.25, 0.5, 0.75, 1]) {
       const label = clock(end * fraction);
       const x = this.x(end * fraction, width);
-      const offset = fraction === 1 ? context.measureText(label).width : fraction === 0 ? 0 : context.measureText(label).width / 2;
+      // Align the first label left, the last right and the others centred on their tick.
+      let offset = context.measureText(label).width / 2;
+      if (fraction === 0) offset = 0;
+      if (fraction === 1) offset *= 2;
       context.fillText(label, x - offset, HEIGHT - 4);
     }
 

@@ -22,7 +22,7 @@ from fit_converter.decode import Message, read_messages
 from fit_converter.files import write_atomically
 from fit_converter.ledger import Entry
 
-#: Most points per chart series; longer activities are averaged down to this many.
+#: Maximum points per chart series; longer activities are averaged down to this many.
 MAX_POINTS = 1200
 
 #: Version of the cached JSON layout; a change makes old cache files unused.

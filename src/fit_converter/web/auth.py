@@ -25,7 +25,7 @@ from fit_converter.web.owner import check_password, password_fingerprint
 #: Endpoints open without a login. The API checks its own tokens.
 PUBLIC_ENDPOINTS = frozenset({"auth.login", "health.healthz", "health.readyz", "static"})
 
-#: Longest a login lasts, however active the session is, in seconds.
+#: Maximum age of a login in seconds, however active the session is.
 MAX_SESSION_AGE = 7 * 24 * 3600
 
 #: Failed logins allowed per client address (Flask-Limiter notation).

@@ -1,4 +1,4 @@
-"""What every view of one app instance shares: settings, ledger, queue and limiter."""
+"""Shared objects of one app instance: settings, ledger, conversion queue and limiter."""
 
 from __future__ import annotations
 

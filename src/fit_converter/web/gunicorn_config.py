@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-#: Request threads. Each slow upload holds one thread until its body has arrived.
+#: Request threads. Each slow upload occupies one thread until its body has arrived.
 DEFAULT_THREADS = 8
 
 #: Seconds a worker may stay silent before the arbiter restarts it. The gthread
@@ -43,8 +43,9 @@ def gunicorn_options(host: str, port: int, threads: int, log_level: str) -> dict
         # The X-Forwarded-* headers are read by werkzeug's ProxyFix, one proxy deep.
         "forwarded_allow_ips": "127.0.0.1,::1",
     }
-    # The worker's heartbeat file is touched every second; on tmpfs that costs the
-    # SD card nothing and never blocks on a slow disk.
+    # The worker updates its heartbeat file every second. gunicorn's documentation
+    # recommends tmpfs for it because a worker can stall on a slow disk, and on
+    # tmpfs the SD card sees none of those writes.
     if SHARED_MEMORY.is_dir():
         options["worker_tmp_dir"] = str(SHARED_MEMORY)
     return options

@@ -1,4 +1,4 @@
-"""Convert uploads on background threads, so a request never waits for a conversion.
+"""Convert uploads on a background thread, so no request runs a conversion itself.
 
 Each staged file gets its ledger row when it is queued, so the row id can be returned
 at once as the job id. The file waits in ``<state>/uploads/job-<id>/`` until

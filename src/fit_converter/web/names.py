@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 
-#: Longest name kept, in characters; longer names keep their start and their suffix.
+#: Maximum name length in characters. Longer names keep their start and their suffix.
 MAX_NAME_LENGTH = 120
 
 

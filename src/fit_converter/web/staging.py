@@ -34,7 +34,7 @@ log = logging.getLogger("fit_converter.web.staging")
 
 
 class UploadRejected(Exception):
-    """An upload that cannot be accepted; ``status`` is the HTTP status to answer with."""
+    """An upload that cannot be accepted. ``status`` is the HTTP status of the response."""
 
     def __init__(self, reason: str, hint: str, status: int) -> None:
         super().__init__(reason)
@@ -167,7 +167,7 @@ class Stager:
                 400,
             ) from error
         if size == 0:
-            raise UploadRejected(f"'{name}' holds an empty file", "Export it again.", 400)
+            raise UploadRejected(f"'{name}' contains an empty file", "Export it again.", 400)
         self.result.files.append(StagedFile(target, fit_name))
 
     def _add_zip(self, upload: FileStorage, name: str, budget: _Budget) -> None:

@@ -74,10 +74,10 @@ def create_token(path: Path, name: str) -> str:
 def revoke_token(path: Path, name: str) -> bool:
     """Remove the token called ``name``; return False if there was none."""
     records = load_tokens(path)
-    kept = [record for record in records if record.name != name]
-    if len(kept) == len(records):
+    remaining = [record for record in records if record.name != name]
+    if len(remaining) == len(records):
         return False
-    _save(path, kept)
+    _save(path, remaining)
     log.info("API token %r revoked in %s", name, path)
     return True
 

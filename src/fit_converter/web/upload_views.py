@@ -63,7 +63,7 @@ def stage_and_queue(
 
 
 def rejection_response(rejected: UploadRejected) -> Any:
-    """Answer a rejected upload as JSON or as an HTML page."""
+    """Return the response to a rejected upload, as JSON or as an HTML page."""
     log.warning("upload rejected (%d): %s", rejected.status, rejected.reason)
     if wants_json():
         return jsonify(error=rejected.reason, hint=rejected.hint), rejected.status
