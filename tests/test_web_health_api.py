@@ -187,3 +187,11 @@ def test_api_bad_tokens_are_rate_limited(client: FlaskClient, token: str) -> Non
     response = client.get("/api/v1/jobs/1", headers={"Authorization": "Bearer fitc_guess"})
     assert response.status_code == 429
     assert "too many failed requests" in response.json["error"]
+
+
+def test_api_oversized_upload_is_json(settings: Settings) -> None:
+    token = create_token(tokens_path(settings.state_dir), "tests")
+    with owner_client_for(replace(settings, max_upload_bytes=4096)) as (_, client):
+        response = api_upload(client, token, [(b"x" * 10_000, "big.fit")])
+        assert response.status_code == 413
+        assert "larger than the limit" in response.json["error"]

@@ -86,7 +86,9 @@ def create_app(settings: Settings | None = None) -> Flask:
 
 
 def _error_page(message: str, hint: str, status: int) -> Any:
-    if request.accept_mimetypes.best == "application/json" or request.path.endswith(".json"):
+    """Return an error as JSON to the API and to scripts that accept JSON, else as a page."""
+    wants_json = request.accept_mimetypes.best == "application/json"
+    if wants_json or request.blueprint == "api" or request.path.endswith(".json"):
         return jsonify(error=message, hint=hint), status
     return render_template("problem.html", message=message, hint=hint), status
 

@@ -26,6 +26,9 @@ from fit_converter.web.staging import StagedFile
 #: only slow down the page requests that share the process with them.
 CONVERSION_THREADS = 1
 
+#: Seconds before the first retry of a transient I/O error; each retry doubles it.
+RETRY_DELAY = 1.0
+
 #: Ledger statuses of a conversion that has not finished.
 UNFINISHED = ("running", "interrupted")
 
@@ -59,6 +62,7 @@ class ConversionQueue:
         self._executor = ThreadPoolExecutor(CONVERSION_THREADS, thread_name_prefix="convert")
         self._lock = threading.Lock()
         self._pending = 0
+        self.retry_delay = RETRY_DELAY
 
     @property
     def pending(self) -> int:
@@ -132,7 +136,7 @@ class ConversionQueue:
                 if attempt == attempts:
                     self._fail(staged, entry_id, f"I/O error after {attempts} attempts: {error}")
                     return
-                time.sleep(min(2**attempt, 30))
+                time.sleep(min(self.retry_delay * 2 ** (attempt - 1), 30.0))
 
     def _fail(self, staged: StagedFile, entry_id: int, reason: str) -> None:
         """Move a file that could not be processed to ``failed/`` with a note."""
