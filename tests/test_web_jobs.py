@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -100,6 +103,9 @@ def test_restart_queues_staged_uploads_again(settings: Settings) -> None:
     stale = settings.state_dir / "uploads" / "incoming-abc"
     stale.mkdir()
     (stale / "half.zip").write_bytes(b"PK")
+    os.utime(stale, (time.time() - 7200, time.time() - 7200))
+    receiving = settings.state_dir / "uploads" / "incoming-now"
+    receiving.mkdir()
     finished = settings.state_dir / "uploads" / "job-999"
     finished.mkdir()
 
@@ -114,4 +120,28 @@ def test_restart_queues_staged_uploads_again(settings: Settings) -> None:
     assert (settings.outbox / "left behind.csv").exists()
     assert not job_folder.exists()
     assert not stale.exists()
+    assert receiving.exists()
     assert not finished.exists()
+
+
+def test_job_claimed_elsewhere_is_left_alone(settings: Settings) -> None:
+    ledger = Ledger(settings.ledger_path)
+    entry_id = ledger.start("0" * 64, "web", "busy.fit")
+    job_folder = settings.state_dir / "uploads" / f"job-{entry_id}"
+    job_folder.mkdir(parents=True)
+    shutil.copy(sample(SMALL_RIDE), job_folder / "busy.fit")
+
+    other_process = os.open(job_folder, os.O_RDONLY)
+    fcntl.flock(other_process, fcntl.LOCK_EX)
+    try:
+        queue = ConversionQueue(settings, ledger)
+        assert queue.recover() == 1
+        assert queue.wait_idle(60)
+        queue.shutdown()
+    finally:
+        os.close(other_process)
+
+    entry = ledger.get(entry_id)
+    assert entry is not None
+    assert entry.status == "running"
+    assert (job_folder / "busy.fit").exists()

@@ -9,11 +9,15 @@ start-up belongs to a conversion that a restart interrupted, and is queued again
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import logging
+import os
 import shutil
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 from fit_converter.config import Settings
@@ -22,17 +26,41 @@ from fit_converter.intake import process_file, sha256_of
 from fit_converter.ledger import Ledger
 from fit_converter.web.staging import StagedFile
 
-#: Conversions run at once. A conversion is CPU-bound Python, so more threads would
-#: only slow down the page requests that share the process with them.
+#: Number of conversions that run at the same time. A conversion is CPU-bound
+#: Python, so more threads would only slow down the page requests that share the
+#: process with them.
 CONVERSION_THREADS = 1
 
 #: Seconds before the first retry of a transient I/O error; each retry doubles it.
 RETRY_DELAY = 1.0
 
+#: Age in seconds after which an incoming folder is left over from a crashed request.
+STALE_INCOMING_SECONDS = 3600
+
 #: Ledger statuses of a conversion that has not finished.
 UNFINISHED = ("running", "interrupted")
 
 log = logging.getLogger("fit_converter.web.jobs")
+
+
+@contextmanager
+def _claim(folder: Path) -> Iterator[bool]:
+    """Hold an exclusive flock on a job folder; yield False if another process holds it.
+
+    While gunicorn replaces a worker, the old and the new worker run at once, and the
+    new one's ``recover`` would otherwise convert the job the old one is converting.
+    The kernel releases the lock when its process dies.
+    """
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(descriptor)
 
 
 class ReservedLedger(Ledger):
@@ -89,8 +117,10 @@ class ConversionQueue:
         """Queue again the uploads that a restart interrupted; return how many."""
         if not self.root.is_dir():
             return 0
+        # An incoming folder belongs to a request still being received, unless it is old.
         for stale in self.root.glob("incoming-*"):
-            shutil.rmtree(stale, ignore_errors=True)
+            if time.time() - stale.stat().st_mtime > STALE_INCOMING_SECONDS:
+                shutil.rmtree(stale, ignore_errors=True)
 
         count = 0
         for folder in sorted(self.root.glob("job-*")):
@@ -106,14 +136,22 @@ class ConversionQueue:
         return count
 
     def _run(self, staged: StagedFile, entry_id: int, source: str) -> None:
+        folder = staged.path.parent
         try:
-            self._convert_with_retries(staged, entry_id, source)
+            with _claim(folder) as claimed:
+                if not claimed:
+                    log.info("job %d (%s) is converted by another process", entry_id, staged.name)
+                    return
+                if not staged.path.exists():
+                    log.info("job %d (%s) was finished by another process", entry_id, staged.name)
+                    return
+                self._convert_with_retries(staged, entry_id, source)
         except Exception as error:  # a background thread has no caller to raise to
             log.exception("job %d (%s) crashed", entry_id, staged.name)
             self._fail(staged, entry_id, f"internal error: {error}")
         finally:
-            if staged.path.parent.is_dir() and not any(staged.path.parent.iterdir()):
-                staged.path.parent.rmdir()
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
             with self._lock:
                 self._pending -= 1
 
@@ -156,7 +194,7 @@ class ConversionQueue:
         log.error("job %d (%s) failed: %s; input in %s", entry_id, staged.name, reason, stored)
 
     def wait_idle(self, timeout: float) -> bool:
-        """Wait until no job is pending; return False on timeout. Used at shutdown and in tests."""
+        """Wait until no job is pending; return False on timeout."""
         deadline = time.monotonic() + timeout
         while self.pending and time.monotonic() < deadline:
             time.sleep(0.02)
