@@ -97,3 +97,23 @@ def test_activity_of_failed_or_unknown_entry(web_app: Flask, owner: FlaskClient)
     assert owner.get(f"/activity/{job['id']}").status_code == 409
     assert owner.get("/activity/999").status_code == 404
     assert owner.get("/activity/999.json").status_code == 404
+
+
+def test_activity_csv_fallback_picks_records_table(
+    web_app: Flask, owner: FlaskClient, settings: Settings
+) -> None:
+    entry_id = convert(web_app, owner, SMALL_RIDE, "ride.fit")
+    ledger = web_app.extensions["fit_converter"].ledger
+    entry = ledger.get(entry_id)
+    laps = settings.outbox / "ride.laps.csv"
+    laps.write_text("timestamp,total_distance\n2015-10-13T15:43:15Z,1\n")
+    ledger.finish(
+        entry_id,
+        status="converted",
+        rows=entry.rows,
+        outputs=[str(laps), *entry.outputs],
+        stored_input=None,
+    )
+    data = owner.get(f"/activity/{entry_id}.json").json
+    assert data["origin"] == "csv"
+    assert data["records"] == 221

@@ -209,7 +209,9 @@ def build_activity(entry: Entry, outbox: Path) -> dict[str, Any]:
     collector = _Collector()
     problems: list[str] = []
     fit_path = Path(entry.stored_input) if entry.stored_input else None
-    records_csv = next((Path(name) for name in entry.outputs if name.endswith(".csv")), None)
+    # Extra tables are "<stem>.<table>.csv", so the records CSV "<stem>.csv" is the shortest.
+    csv_outputs = [Path(name) for name in entry.outputs if name.endswith(".csv")]
+    records_csv = min(csv_outputs, key=lambda path: len(path.name)) if csv_outputs else None
 
     if fit_path is not None and fit_path.is_file():
         _read_fit(fit_path, collector, problems)
