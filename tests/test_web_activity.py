@@ -48,7 +48,7 @@ def test_activity_summary_from_session(web_app: Flask, owner: FlaskClient) -> No
     assert f"/history/{entry_id}/files/ride.csv" in page
 
 
-def test_activity_with_heart_rate_power_and_local_time(web_app: Flask, owner: FlaskClient) -> None:
+def test_activity_series_and_local_time(web_app: Flask, owner: FlaskClient) -> None:
     entry_id = convert(web_app, owner, ELEMNT, "long ride.fit")
     data = owner.get(f"/activity/{entry_id}.json").json
     assert set(data["series"]) >= {"heart_rate", "power", "speed", "altitude"}

@@ -7,9 +7,11 @@ FIT_CONVERTER_SCREENSHOTS_DIR=docs/screenshots to refresh the screenshots in the
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import subprocess
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -144,6 +146,22 @@ def test_upload_history_activity_download(server: str, page: Any, tmp_path: Path
         )
     ] == [100, 100]
 
+    # Drop a .zip on the drop zone, as a user dragging a Strava export would.
+    export = io.BytesIO()
+    with zipfile.ZipFile(export, "w") as archive:
+        archive.write(short_ride, "activities/dropped ride.fit")
+    dropped = page.evaluate_handle(
+        """([name, bytes]) => {
+            const transfer = new DataTransfer();
+            transfer.items.add(new File([new Uint8Array(bytes)], name, {type: "application/zip"}));
+            return transfer;
+        }""",
+        ["export.zip", list(export.getvalue())],
+    )
+    page.dispatch_event("#dropzone", "drop", {"dataTransfer": dropped})
+    page.locator("#file-list li.done").nth(2).wait_for(timeout=60_000)
+    assert "dropped ride.fit" in rows.nth(2).inner_text()
+
     broken = rides / "watch export.fit"
     broken.write_bytes(b"this came from a broken export" * 10)
     page.set_input_files("#file-input", [str(broken)])
@@ -154,7 +172,12 @@ def test_upload_history_activity_download(server: str, page: Any, tmp_path: Path
     page.click("nav >> text=History")
     page.wait_for_url(server + "/history")
     table = page.locator("table.history").inner_text()
-    for name in ("Sunday long ride.fit", "Evening spin.fit", "watch export.fit"):
+    for name in (
+        "Sunday long ride.fit",
+        "Evening spin.fit",
+        "dropped ride.fit",
+        "watch export.fit",
+    ):
         assert name in table
     assert page.locator(".status-failed").count() == 1
     assert page.locator("button:has-text('Retry')").count() == 1
