@@ -167,7 +167,10 @@ def test_zip_export(web_app: Flask, owner: FlaskClient, settings: Settings) -> N
             "activities/row.fit.gz": gzip.compress(sample(ROWING).read_bytes()),
             "activities/": b"",
             "readme.txt": b"hello",
-            "inner.zip": zip_of({"x.fit": b"x"}),
+            "DI_CONNECT/UploadedFiles_0-_Part1.zip": zip_of(
+                {"inner ride.fit": sample(SMALL_RIDE).read_bytes(), "deeper.zip": zip_of({})}
+            ),
+            "broken inner.zip": b"PK not really",
             "activities/empty.fit": b"",
             "activities/broken.fit.gz": b"not gzip",
         }
@@ -175,14 +178,15 @@ def test_zip_export(web_app: Flask, owner: FlaskClient, settings: Settings) -> N
     response = upload(owner, [(archive, "export.zip")])
     assert response.status_code == 202
     skipped = response.json["skipped"]
-    assert len(skipped) == 4
+    assert len(skipped) == 5
     assert any(note.startswith("readme.txt: not a .fit") for note in skipped)
-    assert any(note.startswith("inner.zip: a zip inside the zip") for note in skipped)
+    assert any(note.startswith("deeper.zip: a zip nested two levels deep") for note in skipped)
+    assert any(note.startswith("broken inner.zip: not a readable zip") for note in skipped)
     assert any(note.startswith("empty.fit: empty") for note in skipped)
     assert any(note.startswith("broken.fit.gz: not readable gzip") for note in skipped)
 
     jobs = [wait_job(web_app, owner, job["id"]) for job in response.json["jobs"]]
-    assert [job["name"] for job in jobs] == ["ride one.fit", "row.fit"]
+    assert [job["name"] for job in jobs] == ["ride one.fit", "row.fit", "inner ride.fit"]
     assert all(job["status"] == "converted" for job in jobs)
     assert every_file(settings.state_dir / "uploads") == []
 
@@ -314,3 +318,11 @@ def test_newline_in_multipart_name(web_app: Flask, owner: FlaskClient) -> None:
 )
 def test_clean_name(raw: str, expected: str) -> None:
     assert clean_name(raw) == expected
+
+
+def test_nested_zip_entries_count_toward_limit(settings: Settings) -> None:
+    with owner_client_for(replace(settings, zip_max_files=3)) as (_, client):
+        inner = zip_of({f"{number}.fit": b"x" for number in range(3)})
+        response = upload(client, [(zip_of({"inner.zip": inner}), "outer.zip")])
+        assert response.status_code == 413
+        assert "more than the limit of 3" in response.json["error"]

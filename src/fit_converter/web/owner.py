@@ -22,6 +22,14 @@ def read_password_hash(path: Path) -> str | None:
         text = path.read_text(encoding="ascii").strip()
     except FileNotFoundError:
         return None
+    except PermissionError as error:
+        log.error(
+            "cannot read the owner password hash %s (%s); give the web app's user read "
+            "access, for example by running set-password again as that user",
+            path,
+            error,
+        )
+        return None
     return text or None
 
 

@@ -119,6 +119,7 @@ class Stager:
         self.limits = limits
         self.result = StagingResult()
         self._count = 0
+        self._entries = 0
 
     def _slot(self, name: str) -> Path:
         self._count += 1
@@ -197,18 +198,21 @@ class Stager:
                 422,
             )
 
-    def _extract(self, archive: zipfile.ZipFile, name: str, budget: _Budget) -> None:
+    def _extract(
+        self, archive: zipfile.ZipFile, name: str, budget: _Budget, depth: int = 0
+    ) -> None:
         entries = [info for info in archive.infolist() if not info.is_dir()]
-        if len(entries) > self.limits.max_files:
+        self._entries += len(entries)
+        if self._entries > self.limits.max_files:
             raise UploadRejected(
-                f"'{name}' contains {len(entries)} files, more than the limit of "
+                f"'{name}' contains {self._entries} files, more than the limit of "
                 f"{self.limits.max_files}",
                 "Split the export into smaller zips, or raise FIT_CONVERTER_ZIP_MAX_FILES.",
                 413,
             )
 
         declared = sum(info.file_size for info in entries)
-        if declared > self.limits.max_bytes:
+        if budget.used + declared > self.limits.max_bytes:
             budget.spend(declared)
         free = shutil.disk_usage(self.folder).free
         if free - declared < self.limits.min_free_bytes:
@@ -220,39 +224,65 @@ class Stager:
 
         for info in entries:
             entry_name = clean_name(info.filename, default="entry")
-            suffix = suffix_of(entry_name)
-            if suffix == ".zip":
-                self.result.skipped.append(f"{entry_name}: a zip inside the zip; upload it alone")
-                continue
-            if suffix not in (".fit", ".fit.gz"):
-                self.result.skipped.append(f"{entry_name}: not a .fit or .fit.gz file")
-                continue
             if info.flag_bits & 0x1:
                 self.result.skipped.append(f"{entry_name}: encrypted, cannot be read")
-                continue
-
-            fit_name = entry_name[: -len(".gz")] if suffix == ".fit.gz" else entry_name
-            target = self._slot(fit_name)
-            with archive.open(info) as member:
-                if suffix == ".fit":
-                    size = _copy_counted(member, target, budget)
-                else:
-                    try:
-                        with gzip.GzipFile(fileobj=member, mode="rb") as unpacked:
-                            size = _copy_counted(unpacked, target, budget)
-                    except (gzip.BadGzipFile, EOFError, zlib.error) as error:
-                        target.unlink(missing_ok=True)
-                        self.result.skipped.append(f"{entry_name}: not readable gzip ({error})")
-                        continue
-            if size == 0:
-                target.unlink()
-                self.result.skipped.append(f"{entry_name}: empty (0 bytes)")
-                continue
-            self.result.files.append(StagedFile(target, fit_name))
+            elif suffix_of(entry_name) == ".zip":
+                self._extract_inner_zip(archive, info, entry_name, budget, depth)
+            elif suffix_of(entry_name) in (".fit", ".fit.gz"):
+                self._extract_fit(archive, info, entry_name, budget)
+            else:
+                self.result.skipped.append(f"{entry_name}: not a .fit or .fit.gz file")
         log.info(
-            "unpacked %s: %d FIT file(s), %d skipped, %d bytes",
+            "unpacked %s: %d FIT file(s) so far, %d skipped, %d bytes",
             name,
             len(self.result.files),
             len(self.result.skipped),
             budget.used,
         )
+
+    def _extract_inner_zip(
+        self,
+        archive: zipfile.ZipFile,
+        info: zipfile.ZipInfo,
+        entry_name: str,
+        budget: _Budget,
+        depth: int,
+    ) -> None:
+        """Unpack a zip inside the zip, one level deep, as Garmin's export nests its files."""
+        if depth >= 1:
+            self.result.skipped.append(f"{entry_name}: a zip nested two levels deep")
+            return
+        self._count += 1
+        inner_path = self.folder / f"inner-{self._count:05d}.zip"
+        try:
+            with archive.open(info) as member:
+                _copy_counted(member, inner_path, budget)
+            with zipfile.ZipFile(inner_path) as inner:
+                self._extract(inner, entry_name, budget, depth + 1)
+        except zipfile.BadZipFile as error:
+            self.result.skipped.append(f"{entry_name}: not a readable zip ({error})")
+        finally:
+            inner_path.unlink(missing_ok=True)
+
+    def _extract_fit(
+        self, archive: zipfile.ZipFile, info: zipfile.ZipInfo, entry_name: str, budget: _Budget
+    ) -> None:
+        gzipped = suffix_of(entry_name) == ".fit.gz"
+        fit_name = entry_name[: -len(".gz")] if gzipped else entry_name
+        target = self._slot(fit_name)
+        with archive.open(info) as member:
+            if not gzipped:
+                size = _copy_counted(member, target, budget)
+            else:
+                try:
+                    with gzip.GzipFile(fileobj=member, mode="rb") as unpacked:
+                        size = _copy_counted(unpacked, target, budget)
+                except (gzip.BadGzipFile, EOFError, zlib.error) as error:
+                    target.unlink(missing_ok=True)
+                    self.result.skipped.append(f"{entry_name}: not readable gzip ({error})")
+                    return
+        if size == 0:
+            target.unlink()
+            self.result.skipped.append(f"{entry_name}: empty (0 bytes)")
+            return
+        self.result.files.append(StagedFile(target, fit_name))
