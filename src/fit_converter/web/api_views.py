@@ -12,7 +12,6 @@ from functools import wraps
 from typing import Any, TypeVar, cast
 
 from flask import Blueprint, abort, g, jsonify, request, send_file, url_for
-from flask_limiter import Limiter
 from werkzeug.exceptions import HTTPException
 
 from fit_converter.web.context import WebContext
@@ -29,9 +28,10 @@ log = logging.getLogger("fit_converter.web.api")
 View = TypeVar("View", bound=Callable[..., Any])
 
 
-def build_blueprint(context: WebContext, limiter: Limiter) -> Blueprint:
+def build_blueprint(context: WebContext) -> Blueprint:
     """Return the API blueprint, exempt from CSRF by the caller."""
     blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
+    limiter = context.limiter
     token_file = tokens_path(context.settings.state_dir)
 
     def token_required(view: View) -> View:

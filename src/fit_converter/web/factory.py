@@ -60,7 +60,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     context = WebContext(settings, ledger, queue, limiter)
     app.extensions["fit_converter"] = context
 
-    api = api_views.build_blueprint(context, limiter)
+    api = api_views.build_blueprint(context)
     csrf.exempt(api)
     for blueprint in (
         auth.build_blueprint(context),
