@@ -20,7 +20,7 @@ from fit_converter.web.staging import UploadRejected
 from fit_converter.web.tokens import find_token, tokens_path
 from fit_converter.web.upload_views import stage_and_queue
 
-#: Requests with a missing or wrong token allowed per client address.
+#: Maximum requests with a missing or wrong token per client address (Flask-Limiter notation).
 BAD_TOKEN_LIMIT = "20 per minute"
 
 log = logging.getLogger("fit_converter.web.api")

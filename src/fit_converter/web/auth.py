@@ -28,7 +28,7 @@ PUBLIC_ENDPOINTS = frozenset({"auth.login", "health.healthz", "health.readyz", "
 #: Maximum age of a login in seconds, however active the session is.
 MAX_SESSION_AGE = 7 * 24 * 3600
 
-#: Failed logins allowed per client address (Flask-Limiter notation).
+#: Maximum failed logins per client address (Flask-Limiter notation).
 LOGIN_LIMIT = "5 per minute; 30 per hour"
 
 log = logging.getLogger("fit_converter.web.auth")

@@ -10,7 +10,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from fit_converter.web.private import write_private_text
 
-#: Shortest password ``set-password`` accepts, in characters.
+#: Minimum password length, in characters, that ``set-password`` accepts.
 MIN_PASSWORD_LENGTH = 10
 
 log = logging.getLogger("fit_converter.web.owner")

@@ -27,7 +27,7 @@ from fit_converter.web.names import clean_name, suffix_of
 #: Bytes read per step while copying or decompressing.
 CHUNK_SIZE = 1 << 20
 
-#: Suffixes accepted as uploads and as zip entries (zip entries may not be zips).
+#: Suffixes accepted as uploads. Zip entries may have them too, with zips one level deep.
 UPLOAD_SUFFIXES = (".fit", ".fit.gz", ".zip")
 
 log = logging.getLogger("fit_converter.web.staging")
@@ -62,7 +62,7 @@ class ZipLimits:
 
 @dataclass
 class StagingResult:
-    """FIT files ready for conversion, and the zip entries that were left out, with why."""
+    """FIT files ready for conversion, and the zip entries left out, each with its reason."""
 
     files: list[StagedFile] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
