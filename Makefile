@@ -15,9 +15,9 @@ help:
 	@echo "make lint   run ruff and mypy"
 
 apt-dev:
-	tools/install-apt-packages tools/apt-packages-dev.txt
+	tools/install-apt-packages tools/apt-packages-dev.txt tools/apt-packages-test.txt
 
-$(STAMP): pyproject.toml tools/apt-packages-dev.txt
+$(STAMP): pyproject.toml tools/apt-packages-dev.txt tools/apt-packages-test.txt
 	$(MAKE) apt-dev
 	$(PYTHON) -m venv $(VENV)
 	PIP_DISABLE_PIP_VERSION_CHECK=1 $(BIN)/pip install --quiet --editable '.[test]'

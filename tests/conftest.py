@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
 
 from fit_converter.config import Settings, load_settings
 
@@ -44,3 +47,34 @@ def settings(tmp_path: Path) -> Settings:
     loaded = load_settings(env)
     loaded.ensure_folders()
     return loaded
+
+
+# Web app: an app on temporary folders, an anonymous client and a logged-in one.
+
+OWNER_PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def web_app(settings: Settings) -> Iterator[Flask]:
+    from fit_converter.web import create_app
+    from fit_converter.web.owner import write_password
+
+    write_password(settings.password_path, OWNER_PASSWORD)
+    app = create_app(settings)
+    app.testing = True
+    yield app
+    app.extensions["fit_converter"].queue.shutdown()
+
+
+@pytest.fixture
+def client(web_app: Flask) -> FlaskClient:
+    return web_app.test_client()
+
+
+@pytest.fixture
+def owner(web_app: Flask) -> FlaskClient:
+    from web_support import log_in
+
+    logged_in = web_app.test_client()
+    log_in(logged_in)
+    return logged_in

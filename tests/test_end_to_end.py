@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import re
+import json
 import shutil
 import subprocess
 import time
@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from conftest import sample
+from fit_converter.web.tokens import create_token, tokens_path
 from helpers import free_port, http_ok, multipart_body, start_module, stop, wait_for
 
 
@@ -45,7 +46,14 @@ def appliance(tmp_path: Path) -> Iterator[dict[str, object]]:
         )
         base = f"http://127.0.0.1:{port}"
         wait_for(lambda: http_ok(base + "/healthz"), what="gunicorn to answer /healthz")
-        yield {"base": base, "data": tmp_path / "data", "logs": tmp_path, "processes": processes}
+        token = create_token(tokens_path(tmp_path / "state"), "end-to-end")
+        yield {
+            "base": base,
+            "data": tmp_path / "data",
+            "logs": tmp_path,
+            "processes": processes,
+            "token": token,
+        }
     finally:
         codes = [stop(process) for process in processes]
         assert codes == [0, 0], (tmp_path / "watcher.log").read_text()
@@ -78,20 +86,32 @@ def test_inbox_and_upload_end_to_end(appliance: dict[str, object]) -> None:
     (inbox / "holiday.fit").write_text("not a FIT file at all\n")
 
     uploaded = sample("fitparse/20170518-191602-1740899583.fit")
+    auth = {"Authorization": "Bearer " + str(appliance["token"])}
     body, content_type = multipart_body("file", "rowing session.fit", uploaded.read_bytes())
     request = urllib.request.Request(
-        base + "/upload", data=body, headers={"Content-Type": content_type}, method="POST"
+        base + "/api/v1/convert",
+        data=body,
+        headers={"Content-Type": content_type, **auth},
+        method="POST",
     )
     with urllib.request.urlopen(request, timeout=60) as response:
-        page = response.read().decode()
-    assert response.status == 200
-    link = re.search(r'href="(/download/[^"]+\.csv)"', page)
-    assert link, page
-    with urllib.request.urlopen(base + link.group(1), timeout=10) as response:
+        job = json.load(response)["jobs"][0]
+    assert response.status == 202
+
+    def job_finished() -> bool:
+        nonlocal job
+        with urllib.request.urlopen(urllib.request.Request(job["url"], headers=auth)) as answer:
+            job = json.load(answer)
+        return bool(job["finished"])
+
+    wait_for(job_finished, what="the API job to finish")
+    assert job["status"] == "converted", job
+    download = urllib.request.Request(job["outputs"][0]["url"], headers=auth)
+    with urllib.request.urlopen(download, timeout=10) as response:
         downloaded = response.read()
     assert downloaded.startswith(b"timestamp,")
 
-    expected = ["2015-10-13-08-43-15.csv", "moxy.csv", "Slow Copy.csv", "rowing_session.csv"]
+    expected = ["2015-10-13-08-43-15.csv", "moxy.csv", "Slow Copy.csv", "rowing session.csv"]
     wait_for(lambda: all((outbox / name).exists() for name in expected), what=str(expected))
     wait_for(lambda: (data / "failed" / "holiday.fit.error.txt").exists(), what="failed note")
 
@@ -99,11 +119,11 @@ def test_inbox_and_upload_end_to_end(appliance: dict[str, object]) -> None:
         lines = (outbox / name).read_text(encoding="utf-8").splitlines()
         assert lines[0].startswith("timestamp,")
         assert len(lines) > 100
-    assert (outbox / "rowing_session.csv").read_bytes() == downloaded
+    assert (outbox / "rowing session.csv").read_bytes() == downloaded
 
     archived = sorted(path.name for path in (data / "archive").iterdir())
     assert archived == sorted(
-        ["2015-10-13-08-43-15.fit", "moxy.fit", "Slow Copy.FIT", "rowing_session.fit"]
+        ["2015-10-13-08-43-15.fit", "moxy.fit", "Slow Copy.FIT", "rowing session.fit"]
     )
     assert (data / "failed" / "holiday.fit").exists()
     note = (data / "failed" / "holiday.fit.error.txt").read_text()
@@ -116,14 +136,16 @@ def test_inbox_and_upload_end_to_end(appliance: dict[str, object]) -> None:
 def test_bad_uploads_get_4xx(appliance: dict[str, object]) -> None:
     base = str(appliance["base"])
     cases = [
-        ("notes.txt", b"hello", 400, "is not a .fit file"),
+        ("notes.txt", b"hello", 415, "is not a .fit, .fit.gz or .zip file"),
         ("empty.fit", b"", 400, "is empty"),
-        ("fake.fit", b"0123456789abcdef" * 4, 422, "not a FIT file"),
     ]
     for filename, content, status, message in cases:
         body, content_type = multipart_body("file", filename, content)
         request = urllib.request.Request(
-            base + "/upload", data=body, headers={"Content-Type": content_type}, method="POST"
+            base + "/api/v1/convert",
+            data=body,
+            headers={"Content-Type": content_type, "Authorization": f"Bearer {appliance['token']}"},
+            method="POST",
         )
         with pytest.raises(urllib.error.HTTPError) as caught:
             urllib.request.urlopen(request, timeout=10)

@@ -15,6 +15,7 @@ from fit_converter.config import load_settings
 from fit_converter.convert import convert_file
 from fit_converter.doctor import cli as doctor_cli
 from fit_converter.errors import ConfigError, ConversionError
+from fit_converter.web.commands import add_subcommands as add_web_subcommands
 
 
 def _convert(args: argparse.Namespace) -> int:
@@ -109,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     doctor = commands.add_parser("doctor", help="check the appliance and print how to fix it")
     doctor_cli.add_arguments(doctor)
     doctor.set_defaults(handler=doctor_cli.run)
+    add_web_subcommands(commands)
     return parser
 
 

@@ -34,12 +34,18 @@ VARIABLES: dict[str, str] = {
     "FIT_CONVERTER_MAX_UPLOAD_MB": "largest accepted upload in MiB",
     "FIT_CONVERTER_MIN_FREE_MB": "free space (MiB) below which intake pauses",
     "FLASK_SECRET_KEY": "key that signs the web app's session cookies",
+    "FIT_CONVERTER_ZIP_MAX_FILES": "most entries a .zip upload may contain",
+    "FIT_CONVERTER_ZIP_MAX_MB": "largest total uncompressed size of a .zip upload in MiB",
+    "FIT_CONVERTER_SESSION_HOURS": "hours a web login lasts without a request",
 }
 
 DEFAULT_POLL_INTERVAL = 2.0
 DEFAULT_RETRIES = 3
 DEFAULT_MAX_UPLOAD_MB = 50
 DEFAULT_MIN_FREE_MB = 100
+DEFAULT_ZIP_MAX_FILES = 5000
+DEFAULT_ZIP_MAX_MB = 2048
+DEFAULT_SESSION_HOURS = 12
 
 log = logging.getLogger("fit_converter.config")
 
@@ -60,6 +66,9 @@ class Settings:
     max_upload_bytes: int
     min_free_bytes: int
     secret_key: str
+    zip_max_files: int = DEFAULT_ZIP_MAX_FILES
+    zip_max_bytes: int = DEFAULT_ZIP_MAX_MB * 1024 * 1024
+    session_hours: int = DEFAULT_SESSION_HOURS
 
     @property
     def archive(self) -> Path:
@@ -236,4 +245,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         * 1024
         * 1024,
         secret_key=_secret_key(env, state_dir),
+        zip_max_files=_int_at_least(env, "FIT_CONVERTER_ZIP_MAX_FILES", DEFAULT_ZIP_MAX_FILES, 1),
+        zip_max_bytes=_int_at_least(env, "FIT_CONVERTER_ZIP_MAX_MB", DEFAULT_ZIP_MAX_MB, 1)
+        * 1024
+        * 1024,
+        session_hours=_int_at_least(env, "FIT_CONVERTER_SESSION_HOURS", DEFAULT_SESSION_HOURS, 1),
     )

@@ -130,6 +130,37 @@ class Ledger:
             ).fetchall()
         return [_entry(row) for row in rows]
 
+    def count(self) -> int:
+        """Return the number of entries."""
+        with self._connect() as connection:
+            row = connection.execute("SELECT COUNT(*) FROM conversions").fetchone()
+        return int(row[0])
+
+    def page(self, offset: int, limit: int) -> list[Entry]:
+        """Return ``limit`` entries, newest first, after skipping the ``offset`` newest."""
+        with self._connect() as connection:
+            rows = connection.execute(
+                "SELECT * FROM conversions ORDER BY id DESC LIMIT ? OFFSET ?", (limit, offset)
+            ).fetchall()
+        return [_entry(row) for row in rows]
+
+    def get_many(self, entry_ids: list[int]) -> list[Entry]:
+        """Return the entries with these ids, newest first; unknown ids are left out."""
+        if not entry_ids:
+            return []
+        marks = ", ".join("?" for _ in entry_ids)
+        with self._connect() as connection:
+            rows = connection.execute(
+                f"SELECT * FROM conversions WHERE id IN ({marks}) ORDER BY id DESC", entry_ids
+            ).fetchall()
+        return [_entry(row) for row in rows]
+
+    def delete(self, entry_id: int) -> bool:
+        """Delete one entry; return False if there was no such id."""
+        with self._connect() as connection:
+            cursor = connection.execute("DELETE FROM conversions WHERE id = ?", (entry_id,))
+        return cursor.rowcount > 0
+
 
 def _entry(row: sqlite3.Row) -> Entry:
     values = dict(row)
