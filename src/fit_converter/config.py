@@ -33,6 +33,13 @@ VARIABLES: dict[str, str] = {
     "FIT_CONVERTER_RETRIES": "retries of a transient failure before a file goes to failed/",
     "FIT_CONVERTER_MAX_UPLOAD_MB": "largest accepted upload in MiB",
     "FIT_CONVERTER_MIN_FREE_MB": "free space (MiB) below which intake pauses",
+    "FIT_CONVERTER_STABLE_SECONDS": "seconds a file's size and mtime must hold still before intake",
+    "FIT_CONVERTER_INCOMPLETE_SECONDS": "seconds a FIT file shorter than its header declares "
+    "must hold still before it is converted as far as readable",
+    "FIT_CONVERTER_RESCAN_SECONDS": "seconds between full inbox rescans in inotify mode",
+    "FIT_CONVERTER_WATCH_MODE": "auto, inotify or poll: how the watcher detects new files",
+    "FIT_CONVERTER_ARCHIVE_DAYS": "days to keep originals in archive/ (0 keeps them forever)",
+    "FIT_CONVERTER_FAILED_DAYS": "days to keep files in failed/ (0 keeps them forever)",
     "FLASK_SECRET_KEY": "key that signs the web app's session cookies",
 }
 
@@ -40,6 +47,10 @@ DEFAULT_POLL_INTERVAL = 2.0
 DEFAULT_RETRIES = 3
 DEFAULT_MAX_UPLOAD_MB = 50
 DEFAULT_MIN_FREE_MB = 100
+DEFAULT_STABLE_SECONDS = 2.0
+DEFAULT_INCOMPLETE_SECONDS = 300.0
+DEFAULT_RESCAN_SECONDS = 300.0
+WATCH_MODES = ("auto", "inotify", "poll")
 
 log = logging.getLogger("fit_converter.config")
 
@@ -60,6 +71,12 @@ class Settings:
     max_upload_bytes: int
     min_free_bytes: int
     secret_key: str
+    stable_seconds: float = DEFAULT_STABLE_SECONDS
+    incomplete_seconds: float = DEFAULT_INCOMPLETE_SECONDS
+    rescan_seconds: float = DEFAULT_RESCAN_SECONDS
+    watch_mode: str = "auto"
+    archive_days: int = 0
+    failed_days: int = 0
 
     @property
     def archive(self) -> Path:
@@ -236,4 +253,14 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         * 1024
         * 1024,
         secret_key=_secret_key(env, state_dir),
+        stable_seconds=_positive_float(env, "FIT_CONVERTER_STABLE_SECONDS", DEFAULT_STABLE_SECONDS),
+        incomplete_seconds=_positive_float(
+            env, "FIT_CONVERTER_INCOMPLETE_SECONDS", DEFAULT_INCOMPLETE_SECONDS
+        ),
+        rescan_seconds=_positive_float(env, "FIT_CONVERTER_RESCAN_SECONDS", DEFAULT_RESCAN_SECONDS),
+        watch_mode=_choice(
+            env, "FIT_CONVERTER_WATCH_MODE", tuple(mode.upper() for mode in WATCH_MODES), "AUTO"
+        ).lower(),
+        archive_days=_int_at_least(env, "FIT_CONVERTER_ARCHIVE_DAYS", 0, 0),
+        failed_days=_int_at_least(env, "FIT_CONVERTER_FAILED_DAYS", 0, 0),
     )

@@ -29,6 +29,16 @@ CREATE TABLE IF NOT EXISTS conversions (
 CREATE INDEX IF NOT EXISTS conversions_sha256 ON conversions (sha256);
 """
 
+#: Columns added after the first schema, as (name, SQL type). ``_migrate`` adds the
+#: missing ones, so an old ledger opens without losing its history.
+ADDED_COLUMNS = (
+    # Output path without ".csv", relative to the outbox, chosen before converting, so
+    # a conversion resumed after a crash rewrites the same files instead of new ones.
+    ("output_stem", "TEXT"),
+    # Id of the converted entry with the same SHA-256, for status "duplicate".
+    ("duplicate_of", "INTEGER"),
+)
+
 
 @dataclass(frozen=True)
 class Entry:
@@ -47,6 +57,8 @@ class Entry:
     warnings: list[str]
     stored_input: str | None
     error: str | None
+    output_stem: str | None = None
+    duplicate_of: int | None = None
 
 
 def _now() -> str:
@@ -61,6 +73,7 @@ class Ledger:
         path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as connection:
             connection.executescript(SCHEMA)
+            _migrate(connection)
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -73,13 +86,16 @@ class Ledger:
         finally:
             connection.close()
 
-    def start(self, sha256: str, source: str, original_name: str) -> int:
+    def start(
+        self, sha256: str, source: str, original_name: str, *, output_stem: str | None = None
+    ) -> int:
         """Record a conversion as started and return its id."""
         with self._connect() as connection:
             cursor = connection.execute(
-                "INSERT INTO conversions (sha256, source, original_name, status, created_at)"
-                " VALUES (?, ?, ?, 'running', ?)",
-                (sha256, source, original_name, _now()),
+                "INSERT INTO conversions"
+                " (sha256, source, original_name, status, created_at, output_stem)"
+                " VALUES (?, ?, ?, 'running', ?, ?)",
+                (sha256, source, original_name, _now(), output_stem),
             )
             assert cursor.lastrowid is not None
             return cursor.lastrowid
@@ -129,6 +145,95 @@ class Ledger:
                 "SELECT * FROM conversions ORDER BY id DESC LIMIT ?", (limit,)
             ).fetchall()
         return [_entry(row) for row in rows]
+
+    def find_converted(self, sha256: str) -> Entry | None:
+        """Return the oldest entry that converted content with this SHA-256, if any."""
+        with self._connect() as connection:
+            row = connection.execute(
+                "SELECT * FROM conversions WHERE sha256 = ? AND status = 'converted'"
+                " ORDER BY id LIMIT 1",
+                (sha256,),
+            ).fetchone()
+        return _entry(row) if row else None
+
+    def find_unfinished(self, sha256: str, source: str) -> Entry | None:
+        """Return the newest "running" or "interrupted" entry for this content and source."""
+        with self._connect() as connection:
+            row = connection.execute(
+                "SELECT * FROM conversions WHERE sha256 = ? AND source = ?"
+                " AND status IN ('running', 'interrupted') ORDER BY id DESC LIMIT 1",
+                (sha256, source),
+            ).fetchone()
+        return _entry(row) if row else None
+
+    def output_stems_in_use(self) -> set[str]:
+        """Return the output stems of entries still "running" or "interrupted"."""
+        with self._connect() as connection:
+            rows = connection.execute(
+                "SELECT output_stem FROM conversions"
+                " WHERE status IN ('running', 'interrupted') AND output_stem IS NOT NULL"
+            ).fetchall()
+        return {str(row[0]) for row in rows}
+
+    def resume(self, entry_id: int) -> None:
+        """Mark an unfinished entry as "running" again before its conversion is retried."""
+        with self._connect() as connection:
+            connection.execute(
+                "UPDATE conversions SET status = 'running', finished_at = NULL, error = NULL"
+                " WHERE id = ?",
+                (entry_id,),
+            )
+
+    def record_outputs(self, entry_id: int, outputs: list[str]) -> None:
+        """Store the outputs of a running entry as soon as they are durable."""
+        with self._connect() as connection:
+            connection.execute(
+                "UPDATE conversions SET outputs = ? WHERE id = ?", (json.dumps(outputs), entry_id)
+            )
+
+    def record_duplicate(
+        self, sha256: str, source: str, original_name: str, *, duplicate_of: int, stored_input: str
+    ) -> int:
+        """Record content that was converted before as a finished "duplicate" entry."""
+        now = _now()
+        with self._connect() as connection:
+            cursor = connection.execute(
+                "INSERT INTO conversions (sha256, source, original_name, status, created_at,"
+                " finished_at, stored_input, duplicate_of)"
+                " VALUES (?, ?, ?, 'duplicate', ?, ?, ?, ?)",
+                (sha256, source, original_name, now, now, stored_input, duplicate_of),
+            )
+            assert cursor.lastrowid is not None
+            return cursor.lastrowid
+
+    def interrupt_running(self, source: str) -> int:
+        """Mark every "running" entry of ``source`` as "interrupted"; return how many.
+
+        Only the single process that owns ``source`` may call this, at start, because a
+        "running" entry of another live process would be marked by mistake.
+        """
+        with self._connect() as connection:
+            cursor = connection.execute(
+                "UPDATE conversions SET status = 'interrupted', finished_at = ?,"
+                " error = 'the process stopped before the conversion finished'"
+                " WHERE status = 'running' AND source = ?",
+                (_now(), source),
+            )
+            return cursor.rowcount
+
+
+def _migrate(connection: sqlite3.Connection) -> None:
+    """Add the columns of ``ADDED_COLUMNS`` that an older ledger lacks."""
+    present = {str(row[1]) for row in connection.execute("PRAGMA table_info(conversions)")}
+    for name, sql_type in ADDED_COLUMNS:
+        if name in present:
+            continue
+        try:
+            connection.execute(f"ALTER TABLE conversions ADD COLUMN {name} {sql_type}")
+        except sqlite3.OperationalError as error:
+            # Another process opening the ledger at the same moment added it first.
+            if "duplicate column" not in str(error):
+                raise
 
 
 def _entry(row: sqlite3.Row) -> Entry:

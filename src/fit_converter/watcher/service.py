@@ -1,0 +1,612 @@
+"""The watcher's main loop: detect, wait for readiness, claim, convert, retry, report.
+
+One thread does all the work, one file at a time, so the ledger, the work folder and
+the outbox see no concurrent writers from this process. A helper thread only keeps
+the systemd watchdog and the heartbeat fresh while one long conversion runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import select
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from types import FrameType
+
+from fit_converter.config import Settings
+from fit_converter.files import remove_abandoned_parts
+from fit_converter.intake import fail_after_retries, process_file, sha256_of
+from fit_converter.ledger import Ledger
+from fit_converter.watcher import retention
+from fit_converter.watcher.claim import Claim, WorkFolder, work_root
+from fit_converter.watcher.detect import EventBatch, InotifyTree, scan_tree
+from fit_converter.watcher.diskspace import SpaceGuard, is_disk_full
+from fit_converter.watcher.heartbeat import (
+    HEARTBEAT_SECONDS,
+    LastResult,
+    utc_now,
+    write_heartbeat,
+)
+from fit_converter.watcher.mounts import inbox_mount
+from fit_converter.watcher.readiness import Candidate, Readiness, Tracker
+from fit_converter.watcher.systemd import Notifier
+
+log = logging.getLogger("fit_converter.watcher")
+
+#: Longest wait between retries of a transient failure, and between claim attempts.
+MAX_BACKOFF_SECONDS = 300.0
+#: A conversion running longer than this no longer keeps the watchdog quiet, so
+#: systemd restarts a watcher stuck in one file; the file is then resumed.
+MAX_CONVERSION_SECONDS = 900.0
+
+
+class AbandonFile(BaseException):
+    """Raised by a second SIGTERM or SIGINT to leave the current file unfinished.
+
+    A BaseException so that no ``except Exception`` on the way swallows it. The file
+    stays in the work folder and is resumed at the next start.
+    """
+
+
+@dataclass
+class InFlight:
+    """A claimed file: converting now, resumed after a restart, or waiting to retry."""
+
+    claim: Claim
+    sha256: str | None
+    attempts: int = 0
+    retry_after: float = 0.0
+
+
+class Watcher:
+    """Watch ``settings.inbox`` and hand every ready file to ``process_file``."""
+
+    def __init__(self, settings: Settings, ledger: Ledger, *, oneshot: bool = False) -> None:
+        self.settings = settings
+        self.ledger = ledger
+        self.oneshot = oneshot
+        self.inbox = settings.inbox
+        self.tracker = Tracker(self.inbox, settings.stable_seconds, settings.incomplete_seconds)
+        self.in_flight: dict[Path, InFlight] = {}
+        self.space = SpaceGuard(
+            [settings.outbox, settings.archive, settings.failed, settings.state_dir],
+            settings.min_free_bytes,
+        )
+        self.notifier = Notifier()
+        self.mode = "poll"
+        self.tree: InotifyTree | None = None
+        self.work = WorkFolder(settings.work)
+        self.inbox_identity: tuple[int, int] | None = None
+        self.inbox_missing_logged = False
+        self.last_result: LastResult | None = None
+        self.stopping = False
+        self.stop_requests = 0
+        self.converting = False
+        self.heartbeat_failed = False
+        self.heartbeat_lock = threading.Lock()
+        now = time.monotonic()
+        self.next_scan = now
+        self.next_heartbeat = now
+        self.next_retention = now
+        self._wakeup_read, self._wakeup_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+
+    # Start and stop.
+
+    def start(self) -> None:
+        """Prepare folders, arm detection, queue leftovers and scan the inbox."""
+        self.settings.ensure_folders()
+        for folder in (
+            self.settings.outbox,
+            self.settings.archive,
+            self.settings.failed,
+            self.settings.state_dir,
+        ):
+            remove_abandoned_parts(folder)
+        interrupted = self.ledger.interrupt_running("inbox")
+        if interrupted:
+            log.warning("%d conversion(s) were cut short by the last stop; resuming", interrupted)
+
+        self.arm()
+        self.queue_leftovers()
+        self.full_scan()
+        self.sweep_retention()
+        self.write_heartbeat()
+        self.notifier.ready(self.status_text())
+        log.info(
+            "ready: %d file(s) waiting in the inbox, %d to resume",
+            len(self.tracker),
+            len(self.in_flight),
+        )
+
+    def request_stop(self, signum: int, frame: FrameType | None) -> None:
+        """Signal handler: finish the current file and stop; a second signal abandons it."""
+        self.stop_requests += 1
+        name = signal.Signals(signum).name
+        if self.stop_requests == 1:
+            log.info("received %s: finishing the current file, then stopping", name)
+        self.stopping = True
+        if self.stop_requests > 1 and self.converting:
+            raise AbandonFile(name)
+
+    def install_signal_handlers(self) -> None:
+        """Handle SIGTERM and SIGINT, and wake the main loop's wait when they arrive."""
+        signal.set_wakeup_fd(self._wakeup_write, warn_on_full_buffer=False)
+        signal.signal(signal.SIGTERM, self.request_stop)
+        signal.signal(signal.SIGINT, self.request_stop)
+
+    def close(self) -> None:
+        """Release inotify and say goodbye to systemd."""
+        self.notifier.stopping()
+        if self.tree is not None:
+            self.tree.close()
+            self.tree = None
+        self.write_heartbeat()
+        log.info(
+            "watcher stopped; %d file(s) left in the inbox, %d in the work folder",
+            len(self.tracker),
+            len(self.in_flight),
+        )
+
+    def run(self) -> None:
+        """Process the inbox until SIGTERM or SIGINT, or until idle with ``oneshot``."""
+        self.start()
+        try:
+            while not self.stopping:
+                self.step()
+                if self.oneshot and self.idle():
+                    break
+                if not self.stopping:
+                    self.wait()
+        finally:
+            self.close()
+
+    # Detection.
+
+    def arm(self) -> None:
+        """Choose inotify or polling for the inbox as it is now, and set up the work folder."""
+        if self.tree is not None:
+            self.tree.close()
+            self.tree = None
+        try:
+            inbox_stat = os.stat(self.inbox)
+        except FileNotFoundError:
+            self.inbox_identity = None
+            return
+        self.inbox_identity = (inbox_stat.st_dev, inbox_stat.st_ino)
+        self.work = WorkFolder(work_root(self.inbox, self.settings.work))
+
+        mount = inbox_mount(self.inbox)
+        where = f"{mount.fs_type} at {mount.mount_point}" if mount else "unknown file system"
+        wanted = self.settings.watch_mode
+        if wanted == "auto":
+            wanted = "poll" if mount is not None and mount.is_remote else "inotify"
+            reason = f"chosen for {where}"
+        else:
+            reason = f"set by FIT_CONVERTER_WATCH_MODE, inbox on {where}"
+        if wanted == "inotify" and mount is not None and mount.is_remote:
+            log.warning(
+                "inotify does not see files that other machines write to %s; "
+                "set FIT_CONVERTER_WATCH_MODE=poll or auto",
+                where,
+            )
+
+        if wanted == "inotify":
+            tree = InotifyTree(self.inbox)
+            try:
+                tree.arm()
+            except OSError as error:
+                tree.close()
+                log.warning("cannot watch %s with inotify (%s); polling", self.inbox, error)
+                wanted = "poll"
+                reason = "inotify failed"
+            else:
+                self.tree = tree
+        self.mode = wanted
+
+        if self.mode == "inotify":
+            log.info(
+                "watching %s with inotify (%s): rescan every %.0f s, stable after %.1f s",
+                self.inbox,
+                reason,
+                self.settings.rescan_seconds,
+                self.settings.stable_seconds,
+            )
+        else:
+            log.info(
+                "watching %s by polling (%s): scan every %.1f s, stable after %.1f s",
+                self.inbox,
+                reason,
+                self.settings.poll_interval,
+                self.settings.stable_seconds,
+            )
+        log.info("CSV to %s; originals to %s", self.settings.outbox, self.settings.archive)
+
+    def check_inbox(self) -> None:
+        """Re-arm when the inbox was deleted, replaced or had a file system mounted on it."""
+        try:
+            inbox_stat = os.stat(self.inbox)
+        except FileNotFoundError:
+            self._recreate_inbox()
+            return
+        identity = (inbox_stat.st_dev, inbox_stat.st_ino)
+        if identity != self.inbox_identity:
+            if self.inbox_identity is not None:
+                log.warning("inbox %s was replaced or remounted: watching it again", self.inbox)
+            self.inbox_missing_logged = False
+            self.arm()
+            self.full_scan()
+
+    def _recreate_inbox(self) -> None:
+        if self.tree is not None:
+            self.tree.close()
+            self.tree = None
+        self.inbox_identity = None
+        try:
+            self.inbox.mkdir()
+        except FileNotFoundError:
+            if not self.inbox_missing_logged:
+                self.inbox_missing_logged = True
+                log.error(
+                    "inbox %s is missing and so is its parent folder (an unmounted share?);"
+                    " waiting for it to come back",
+                    self.inbox,
+                )
+            return
+        except FileExistsError:
+            pass
+        log.warning("inbox %s was deleted: created it again", self.inbox)
+        self.check_inbox()
+
+    def full_scan(self) -> None:
+        """Stat every file in the inbox tree and forget candidates that are gone."""
+        now = time.monotonic()
+        present: set[PurePosixPath] = set()
+        if self.inbox_identity is not None:
+            for relative, stat in scan_tree(self.inbox):
+                present.add(relative)
+                self.tracker.observe(relative, stat, now)
+        self.tracker.keep_only(present)
+        interval = (
+            self.settings.poll_interval if self.mode == "poll" else self.settings.rescan_seconds
+        )
+        self.next_scan = now + interval
+
+    def handle_events(self, batch: EventBatch) -> None:
+        """Update the candidates from a batch of inotify events."""
+        if batch.inbox_gone:
+            self.check_inbox()
+            return
+        if batch.overflow:
+            self.full_scan()
+            return
+        now = time.monotonic()
+        for folder in sorted(batch.folders_to_scan):
+            for relative, stat in scan_tree(self.inbox, folder):
+                self.tracker.observe(relative, stat, now)
+        for relative in sorted(batch.touched):
+            try:
+                stat = os.lstat(self.inbox / relative)
+            except FileNotFoundError:
+                self.tracker.forget(relative)
+                continue
+            if os.path.isfile(self.inbox / relative):
+                self.tracker.observe(relative, stat, now)
+
+    # Intake.
+
+    def step(self) -> None:
+        """Run one round: check the inbox, read events, scan if due, take ready files."""
+        self.check_inbox()
+        if self.tree is not None:
+            self.handle_events(self.tree.read())
+        if time.monotonic() >= self.next_scan:
+            self.full_scan()
+
+        if not self.space.check():
+            self.process_in_flight()
+            self.take_ready_files()
+
+        self.report()
+        if time.monotonic() >= self.next_retention:
+            self.sweep_retention()
+
+    def process_in_flight(self) -> None:
+        """Convert claimed files that are due: leftovers from the last run and retries."""
+        for item in sorted(self.in_flight.values(), key=lambda item: item.retry_after):
+            if self.stopping or self.space.paused:
+                return
+            if item.retry_after <= time.monotonic():
+                self.convert(item)
+                self.report()
+
+    def take_ready_files(self) -> None:
+        """Claim and convert every candidate that is stable and complete."""
+        for candidate in self.tracker.due(time.monotonic()):
+            if self.stopping or self.space.paused:
+                return
+            readiness = self.tracker.check(candidate, time.monotonic())
+            if readiness is Readiness.TAKE:
+                self.take(candidate)
+                self.report()
+
+    def take(self, candidate: Candidate) -> None:
+        """Hash a ready file, claim it into the work folder and convert it."""
+        relative = candidate.relative
+        path = self.inbox / relative
+        try:
+            digest = sha256_of(path)
+        except FileNotFoundError:
+            self.tracker.forget(relative)
+            return
+        except OSError as error:
+            self._postpone(candidate, f"cannot read it ({error.strerror or error})")
+            return
+        log.info("stable %s (sha256 %s, %d bytes)", relative, digest[:12], candidate.size)
+
+        try:
+            claim = self.work.claim(self.inbox, relative)
+        except FileNotFoundError:
+            self.tracker.forget(relative)
+            return
+        except OSError as error:
+            self._postpone(candidate, f"cannot claim it ({error.strerror or error})")
+            return
+        self.tracker.forget(relative)
+        log.info("claimed %s (sha256 %s) into %s", relative, digest[:12], claim.claim_folder)
+
+        item = InFlight(claim, digest)
+        self.in_flight[claim.path] = item
+        self.convert(item)
+
+    def _postpone(self, candidate: Candidate, reason: str) -> None:
+        """Try a file again later, backing off up to MAX_BACKOFF_SECONDS; it stays put."""
+        delay = min(MAX_BACKOFF_SECONDS, max(self.settings.stable_seconds, 2.0))
+        candidate.changed_at = time.monotonic() + delay - self.settings.stable_seconds
+        log.warning(
+            "%s stays in the inbox: %s; trying again in %.0f s", candidate.relative, reason, delay
+        )
+
+    def queue_leftovers(self) -> None:
+        """Queue files that a stopped or killed watcher left in the work folder."""
+        for claim in self.work.leftovers():
+            try:
+                digest: str | None = sha256_of(claim.path)
+            except OSError as error:
+                log.warning("cannot read %s in the work folder: %s", claim.path, error)
+                digest = None
+            log.info(
+                "resuming %s (sha256 %s) left in %s",
+                claim.relative,
+                digest[:12] if digest else "unknown",
+                claim.claim_folder,
+            )
+            self.in_flight[claim.path] = InFlight(claim, digest)
+
+    def convert(self, item: InFlight) -> None:
+        """Hand one claimed file to ``process_file`` and record what became of it."""
+        claim = item.claim
+        self.converting = True
+        keepalive = Keepalive(self)
+        keepalive.start()
+        try:
+            outcome = process_file(
+                claim.path,
+                self.settings,
+                self.ledger,
+                source="inbox",
+                name=claim.relative.name,
+                folder=claim.folder,
+                skip_duplicates=True,
+                resume=True,
+            )
+        except OSError as error:
+            self.transient_failure(item, error)
+            return
+        except AbandonFile:
+            log.warning(
+                "abandoned %s (sha256 %s) on a second stop request; it stays in %s and is"
+                " resumed at the next start",
+                claim.relative,
+                (item.sha256 or "unknown")[:12],
+                claim.claim_folder,
+            )
+            return
+        finally:
+            self.converting = False
+            keepalive.stop()
+
+        del self.in_flight[claim.path]
+        self.work.release(claim)
+        self.last_result = LastResult(str(claim.relative), outcome.status, utc_now())
+
+    def transient_failure(self, item: InFlight, error: OSError) -> None:
+        """Retry after a transient error with backoff, or give up after the retries."""
+        claim = item.claim
+        short = (item.sha256 or "unknown")[:12]
+        if is_disk_full(error):
+            self.space.disk_full(error)
+            item.retry_after = 0.0
+            log.warning(
+                "%s (sha256 %s) waits in the work folder until space is freed: %s",
+                claim.relative,
+                short,
+                error,
+            )
+            return
+
+        item.attempts += 1
+        if item.attempts <= self.settings.retries:
+            delay = min(MAX_BACKOFF_SECONDS, 2.0**item.attempts)
+            item.retry_after = time.monotonic() + delay
+            log.warning(
+                "retrying %s (sha256 %s) in %.0f s (attempt %d of %d): %s",
+                claim.relative,
+                short,
+                delay,
+                item.attempts,
+                self.settings.retries,
+                error,
+            )
+            return
+
+        try:
+            stored = fail_after_retries(
+                claim.path,
+                self.settings,
+                folder=claim.folder,
+                name=claim.relative.name,
+                error=error,
+                attempts=item.attempts,
+                sha256=item.sha256,
+            )
+        except OSError as move_error:
+            item.retry_after = time.monotonic() + MAX_BACKOFF_SECONDS
+            log.error(
+                "cannot move %s (sha256 %s) to %s (%s); it stays in %s, next try in %.0f s",
+                claim.relative,
+                short,
+                self.settings.failed,
+                move_error,
+                claim.claim_folder,
+                MAX_BACKOFF_SECONDS,
+            )
+            return
+
+        self._record_failure(item, stored, f"{error} (after {item.attempts} attempts)")
+        log.error(
+            "failed %s (sha256 %s): %s, after %d attempts; moved to %s",
+            claim.relative,
+            short,
+            error,
+            item.attempts,
+            stored,
+        )
+        del self.in_flight[claim.path]
+        self.work.release(claim)
+        self.last_result = LastResult(str(claim.relative), "failed", utc_now())
+
+    def _record_failure(self, item: InFlight, stored: Path, error: str) -> None:
+        digest = item.sha256 or ""
+        entry = self.ledger.find_unfinished(digest, "inbox") if digest else None
+        if entry is None:
+            entry_id = self.ledger.start(digest, "inbox", str(item.claim.relative))
+        else:
+            entry_id = entry.id
+        self.ledger.finish(entry_id, status="failed", stored_input=str(stored), error=error)
+
+    # Waiting and reporting.
+
+    def idle(self) -> bool:
+        """Return True when ``oneshot`` may exit: nothing left but incomplete files."""
+        if self.space.paused:
+            log.warning("oneshot: intake is paused for low disk space; leaving the rest")
+            return True
+        if self.in_flight:
+            return False
+        return all(candidate.incomplete for candidate in self.tracker.candidates.values())
+
+    def wait(self) -> None:
+        """Sleep until an inotify event, a signal or the next deadline."""
+        now = time.monotonic()
+        deadlines = [self.next_scan, self.next_heartbeat, self.next_retention]
+        if self.space.paused or self.inbox_identity is None:
+            deadlines.append(now + self.settings.poll_interval)
+        else:
+            next_check = self.tracker.next_check(now)
+            if next_check is not None:
+                deadlines.append(now + next_check)
+            deadlines.extend(item.retry_after for item in self.in_flight.values())
+        if self.notifier.watchdog_interval is not None:
+            deadlines.append(now + self.notifier.watchdog_interval)
+        timeout = max(0.0, min(deadlines) - now)
+
+        poller = select.poll()
+        poller.register(self._wakeup_read, select.POLLIN)
+        if self.tree is not None:
+            poller.register(self.tree.fileno(), select.POLLIN)
+        poller.poll(timeout * 1000 + 1)
+        with contextlib.suppress(BlockingIOError):
+            os.read(self._wakeup_read, 512)
+
+    def status_text(self) -> str:
+        """Return the STATUS= line: mode, pending count, pause and the last result."""
+        text = f"{self.mode}: {len(self.tracker) + len(self.in_flight)} pending"
+        if self.space.paused:
+            text += ", paused for low disk space"
+        if self.last_result is not None:
+            text += f"; last: {self.last_result.file} {self.last_result.status}"
+        return text
+
+    def report(self) -> None:
+        """Send STATUS= and WATCHDOG=1, and rewrite the heartbeat when due."""
+        self.notifier.status(self.status_text())
+        self.notifier.watchdog()
+        if time.monotonic() >= self.next_heartbeat:
+            self.write_heartbeat()
+
+    def write_heartbeat(self) -> None:
+        """Rewrite the heartbeat file; log a failure once until it works again."""
+        self.next_heartbeat = time.monotonic() + HEARTBEAT_SECONDS
+        with self.heartbeat_lock:
+            try:
+                write_heartbeat(
+                    self.settings.heartbeat_path,
+                    mode=self.mode,
+                    pending=len(self.tracker) + len(self.in_flight),
+                    paused=self.space.paused,
+                    last_result=self.last_result,
+                )
+            except OSError as error:
+                if not self.heartbeat_failed:
+                    log.warning("cannot write %s: %s", self.settings.heartbeat_path, error)
+                self.heartbeat_failed = True
+                return
+        if self.heartbeat_failed:
+            log.info("heartbeat %s written again", self.settings.heartbeat_path)
+        self.heartbeat_failed = False
+
+    def sweep_retention(self) -> None:
+        """Delete archived and failed files past their retention."""
+        self.next_retention = time.monotonic() + retention.SWEEP_SECONDS
+        retention.sweep(self.settings.archive, self.settings.archive_days)
+        retention.sweep(self.settings.failed, self.settings.failed_days)
+
+
+class Keepalive:
+    """Keep the watchdog and the heartbeat fresh while one conversion runs.
+
+    Stops keeping them fresh after MAX_CONVERSION_SECONDS, so that systemd's watchdog
+    restarts a watcher that is stuck inside one file.
+    """
+
+    def __init__(self, watcher: Watcher) -> None:
+        self.watcher = watcher
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="keepalive", daemon=True)
+
+    def start(self) -> None:
+        """Start the helper thread."""
+        self.thread.start()
+
+    def stop(self) -> None:
+        """Stop the helper thread and wait for it."""
+        self.done.set()
+        self.thread.join()
+
+    def _run(self) -> None:
+        started = time.monotonic()
+        interval = min(HEARTBEAT_SECONDS, self.watcher.notifier.watchdog_interval or 1e9)
+        while not self.done.wait(interval):
+            if time.monotonic() - started > MAX_CONVERSION_SECONDS:
+                log.error(
+                    "a conversion has run for more than %.0f s; no longer answering the watchdog",
+                    MAX_CONVERSION_SECONDS,
+                )
+                return
+            self.watcher.notifier.watchdog()
+            self.watcher.write_heartbeat()
