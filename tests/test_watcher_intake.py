@@ -41,8 +41,8 @@ def test_slow_chunked_copy(watcher: WatcherProcess) -> None:
             time.sleep(0.1)  # a slow writer, shorter than the stability delay
 
     wait_for(lambda: (watcher.outbox / "slow.csv").exists(), what="slow.csv")
+    watcher.wait_statuses(["converted"])
     assert len(csv_rows(watcher.outbox / "slow.csv")) == 3000
-    assert watcher.statuses() == ["converted"]
     assert files_under(watcher.archive) == ["slow.fit"]
     assert (watcher.archive / "slow.fit").read_bytes() == content
 
@@ -55,7 +55,7 @@ def test_rename_into_place(watcher: WatcherProcess) -> None:
 
     wait_for(lambda: (watcher.outbox / "ride.csv").exists(), what="ride.csv")
     assert ".ride.fit.Xa3b9" not in watcher.log()
-    assert watcher.statuses() == ["converted"]
+    watcher.wait_statuses(["converted"])
 
 
 def test_two_hundred_files_at_once(watcher: WatcherProcess, tmp_path: Path) -> None:
@@ -70,7 +70,7 @@ def test_two_hundred_files_at_once(watcher: WatcherProcess, tmp_path: Path) -> N
     wait_for(lambda: len(visible_files(watcher.outbox)) == 200, timeout=180, what="200 CSV files")
     wait_for(lambda: len(files_under(watcher.archive)) == 200, what="200 archived inputs")
     assert visible_files(watcher.outbox) == [f"ride-{number:03}.csv" for number in range(200)]
-    assert watcher.statuses() == ["converted"] * 200
+    watcher.wait_statuses(["converted"] * 200)
     assert files_under(watcher.inbox) == []
     assert files_under(watcher.data / ".work") == []
 
@@ -107,7 +107,7 @@ def test_name_collision_gets_number(watcher: WatcherProcess) -> None:
 
     assert (watcher.outbox / "ride.csv").read_bytes() == first_csv
     assert files_under(watcher.archive) == ["ride (1).fit", "ride.fit"]
-    assert watcher.statuses() == ["converted", "converted"]
+    watcher.wait_statuses(["converted", "converted"])
 
 
 def test_non_fit_file_fails_alone(watcher: WatcherProcess) -> None:
@@ -128,7 +128,10 @@ def test_non_fit_file_fails_alone(watcher: WatcherProcess) -> None:
 
     (watcher.inbox / "later.fit").write_bytes(build_fit(20, seed=5))
     wait_for(lambda: (watcher.outbox / "later.csv").exists(), what="later.csv after the failure")
-    assert sorted(watcher.statuses()) == ["converted", "converted", "failed"]
+    wait_for(
+        lambda: sorted(watcher.statuses()) == ["converted", "converted", "failed"],
+        what="two converted entries and one failed entry",
+    )
     assert watcher.log().count("claimed notes.txt") == 1
 
 
@@ -147,7 +150,7 @@ def test_growth_after_long_pause(tmp_path: Path) -> None:
 
         wait_for(lambda: (watcher.outbox / "paused.csv").exists(), what="paused.csv")
         assert len(csv_rows(watcher.outbox / "paused.csv")) == 2000
-        assert watcher.statuses() == ["converted"]
+        watcher.wait_statuses(["converted"])
     finally:
         assert watcher.stop() == 0, watcher.log()
 
@@ -161,7 +164,7 @@ def test_truncated_file_taken_after_wait(tmp_path: Path) -> None:
         wait_for(lambda: (watcher.outbox / "cut.csv").exists(), what="cut.csv")
         rows = csv_rows(watcher.outbox / "cut.csv")
         assert 100 < len(rows) < 500
-        assert watcher.statuses() == ["converted"]
+        watcher.wait_statuses(["converted"])
         assert "although it is shorter than its FIT header declares" in watcher.log()
     finally:
         assert watcher.stop() == 0, watcher.log()
@@ -193,6 +196,7 @@ def test_ignored_names_and_folders(watcher: WatcherProcess) -> None:
 
     (watcher.inbox / "real.fit").write_bytes(build_fit(10))
     wait_for(lambda: (watcher.outbox / "real.csv").exists(), what="real.csv")
+    watcher.wait_statuses(["converted"])
 
     assert files_under(watcher.inbox) == sorted([*IGNORED, "empty.fit"])
     assert [row["original_name"] for row in watcher.ledger()] == ["real.fit"]
@@ -233,7 +237,7 @@ def test_oneshot_processes_and_exits(watcher: WatcherProcess) -> None:
 
     assert visible_files(watcher.outbox) == ["a.csv", "b.csv"]
     assert files_under(watcher.inbox) == []
-    assert watcher.statuses() == ["converted", "converted"]
+    watcher.wait_statuses(["converted", "converted"])
 
 
 def test_heartbeat_notify_and_sigterm(watcher: WatcherProcess) -> None:
@@ -244,6 +248,7 @@ def test_heartbeat_notify_and_sigterm(watcher: WatcherProcess) -> None:
 
     (watcher.inbox / "beat.fit").write_bytes(build_fit(20))
     wait_for(lambda: (watcher.outbox / "beat.csv").exists(), what="beat.csv")
+    watcher.wait_statuses(["converted"])
     wait_for(lambda: "WATCHDOG=1" in watcher.notify_lines(), what="WATCHDOG=1")
     wait_for(
         lambda: any("last: beat.fit converted" in line for line in watcher.notify_lines()),

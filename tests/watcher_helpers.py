@@ -168,6 +168,10 @@ class WatcherProcess:
     def statuses(self) -> list[str]:
         return [row["status"] for row in self.ledger()]
 
+    def wait_statuses(self, expected: list[str], timeout: float = 30.0) -> None:
+        """Wait until the ledger's statuses, oldest first, equal ``expected``."""
+        wait_for(lambda: self.statuses() == expected, timeout, what=f"ledger statuses {expected}")
+
     def heartbeat(self) -> dict[str, Any]:
         document: dict[str, Any] = json.loads(
             (self.state / "watcher-heartbeat.json").read_text(encoding="utf-8")

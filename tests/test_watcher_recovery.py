@@ -1,0 +1,202 @@
+"""The real watcher process under crashes, full disks, read-only folders and lost inboxes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from fit_builder import build_fit
+from helpers import wait_for
+from watcher_helpers import WatcherProcess, files_under, visible_files
+
+
+def run_mount(*args: str) -> None:
+    subprocess.run(["mount", *args], check=True, capture_output=True, text=True)
+
+
+def unmount(path: Path) -> None:
+    subprocess.run(["umount", "-l", str(path)], check=False, capture_output=True)
+
+
+@pytest.fixture
+def mounts() -> Iterator[list[Path]]:
+    """Collect mount points that the test makes; unmount them all at the end."""
+    made: list[Path] = []
+    yield made
+    for path in reversed(made):
+        unmount(path)
+
+
+def mount_or_skip(mounts: list[Path], target: Path, *args: str) -> None:
+    try:
+        run_mount(*args, str(target))
+    except (OSError, subprocess.CalledProcessError) as error:
+        detail = getattr(error, "stderr", "") or error
+        pytest.skip(f"cannot mount {target} (needs root and mount support): {detail}")
+    mounts.append(target)
+
+
+def test_kill_during_conversion_then_restart(tmp_path: Path) -> None:
+    watcher = WatcherProcess(tmp_path).start()
+    content = build_fit(300_000)
+    staged = tmp_path / "big.fit"
+    staged.write_bytes(content)
+    os.rename(staged, watcher.inbox / "big.fit")
+
+    watcher.wait_log("converting big.fit")
+    watcher.kill()
+    assert not (watcher.outbox / "big.csv").exists(), "conversion finished before the kill"
+    assert files_under(watcher.inbox) == []
+    assert [Path(name).name for name in files_under(watcher.data / ".work")] == ["big.fit"]
+
+    watcher.start()
+    wait_for(lambda: (watcher.outbox / "big.csv").exists(), timeout=120, what="big.csv")
+    wait_for(lambda: files_under(watcher.archive) == ["big.fit"], what="big.fit archived")
+    assert watcher.stop() == 0, watcher.log()
+
+    assert files_under(watcher.outbox) == ["big.csv"]
+    assert (watcher.archive / "big.fit").read_bytes() == content
+    lines = (watcher.outbox / "big.csv").read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 300_001
+    assert files_under(watcher.data / ".work") == []
+    assert files_under(watcher.inbox) == []
+    watcher.wait_statuses(["converted"])
+    assert "resuming big.fit" in watcher.log()
+
+
+def test_read_only_outbox(tmp_path: Path, mounts: list[Path]) -> None:
+    watcher = WatcherProcess(tmp_path, args=["--retries", "1"])
+    watcher.outbox.mkdir(parents=True)
+    mount_or_skip(mounts, watcher.outbox, "--bind", str(watcher.outbox))
+    run_mount("-o", "remount,bind,ro", str(watcher.outbox))
+    watcher.start()
+    try:
+        # A retry succeeds once the outbox is writable again.
+        (watcher.inbox / "first.fit").write_bytes(build_fit(20, seed=1))
+        watcher.wait_log("retrying first.fit")
+        run_mount("-o", "remount,bind,rw", str(watcher.outbox))
+        wait_for(lambda: (watcher.outbox / "first.csv").exists(), what="first.csv")
+
+        # Without that, the file goes to failed/ after the retries, with a note.
+        run_mount("-o", "remount,bind,ro", str(watcher.outbox))
+        (watcher.inbox / "second.fit").write_bytes(build_fit(20, seed=2))
+        note = watcher.failed / "second.fit.error.txt"
+        wait_for(note.exists, what="second.fit.error.txt")
+        text = note.read_text(encoding="utf-8")
+        assert "Read-only file system" in text
+        assert "after 2 attempts" in text
+        assert "move this file back into the inbox" in text
+        assert (watcher.failed / "second.fit").exists()
+        watcher.wait_statuses(["converted", "failed"])
+        assert files_under(watcher.data / ".work") == []
+    finally:
+        assert watcher.stop() == 0, watcher.log()
+
+
+def fill(disk: Path, leave_free: int) -> Path:
+    """Write a filler file so that about ``leave_free`` bytes stay free on ``disk``."""
+    free = shutil.disk_usage(disk).free
+    filler = disk / "filler.bin"
+    with filler.open("wb") as handle:
+        handle.truncate(0)
+        handle.write(b"\0" * max(0, free - leave_free))
+    return filler
+
+
+def test_full_disk_pauses_and_resumes(tmp_path: Path, mounts: list[Path]) -> None:
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mount_or_skip(mounts, disk, "-t", "tmpfs", "-o", "size=12m", "tmpfs")
+    watcher = WatcherProcess(
+        tmp_path,
+        env={
+            "FIT_CONVERTER_DATA_DIR": str(disk / "data"),
+            "FIT_CONVERTER_INBOX": str(tmp_path / "inbox"),
+            "FIT_CONVERTER_MIN_FREE_MB": "2",
+        },
+    )
+    watcher.data = disk / "data"
+    watcher.start()
+    try:
+        # Below the floor: intake pauses and the file stays in the inbox.
+        filler = fill(disk, 1 * 2**20)
+        watcher.wait_log("pausing intake")
+        (watcher.inbox / "small.fit").write_bytes(build_fit(20))
+        watcher.wait_log("seen small.fit")
+        wait_for(lambda: watcher.heartbeat()["paused"] is True, what="paused heartbeat")
+        assert files_under(watcher.inbox) == ["small.fit"]
+        filler.unlink()
+        watcher.wait_log("resuming intake")
+        wait_for(lambda: (watcher.outbox / "small.csv").exists(), what="small.csv")
+
+        # Above the floor, but the CSV does not fit: ENOSPC pauses intake too.
+        filler = fill(disk, 3 * 2**20)
+        (watcher.inbox / "large.fit").write_bytes(build_fit(100_000))
+        watcher.wait_log("large.fit (sha256")
+        watcher.wait_log("waits in the work folder until space is freed")
+        assert visible_files(watcher.outbox) == ["small.csv"]
+        filler.unlink()
+        wait_for(lambda: (watcher.outbox / "large.csv").exists(), timeout=60, what="large.csv")
+        wait_for(lambda: "large.fit" in files_under(watcher.archive), what="large.fit archived")
+        lines = (watcher.outbox / "large.csv").read_text(encoding="utf-8").splitlines()
+        assert len(lines) == 100_001
+        assert files_under(watcher.outbox) == ["large.csv", "small.csv"]
+        watcher.wait_statuses(["converted", "converted"])
+    finally:
+        assert watcher.stop() == 0, watcher.log()
+
+
+def test_inbox_deleted_and_recreated(tmp_path: Path) -> None:
+    watcher = WatcherProcess(tmp_path).start()
+    try:
+        shutil.rmtree(watcher.inbox)
+        watcher.wait_log("was deleted: created it again")
+        wait_for(watcher.inbox.is_dir, what="the inbox to exist again")
+        (watcher.inbox / "after-delete.fit").write_bytes(build_fit(20, seed=1))
+        wait_for(lambda: (watcher.outbox / "after-delete.csv").exists(), what="after-delete.csv")
+
+        # Replaced by another folder of the same name, as a restore from backup does.
+        os.rename(watcher.inbox, tmp_path / "old-inbox")
+        replacement = tmp_path / "new-inbox"
+        replacement.mkdir()
+        os.rename(replacement, watcher.inbox)
+        watcher.wait_log("was replaced or remounted")
+        (watcher.inbox / "after-replace.fit").write_bytes(build_fit(20, seed=2))
+        wait_for(lambda: (watcher.outbox / "after-replace.csv").exists(), what="after-replace.csv")
+        watcher.wait_statuses(["converted", "converted"])
+    finally:
+        assert watcher.stop() == 0, watcher.log()
+
+
+def test_inbox_remounted(tmp_path: Path, mounts: list[Path]) -> None:
+    watcher = WatcherProcess(tmp_path).start()
+    try:
+        mount_or_skip(mounts, watcher.inbox, "-t", "tmpfs", "-o", "size=4m", "tmpfs")
+        watcher.wait_log("was replaced or remounted")
+        (watcher.inbox / "on-mount.fit").write_bytes(build_fit(20))
+        wait_for(lambda: (watcher.outbox / "on-mount.csv").exists(), what="on-mount.csv")
+        wait_for(lambda: files_under(watcher.archive) == ["on-mount.fit"], what="archived")
+    finally:
+        assert watcher.stop() == 0, watcher.log()
+
+
+def test_polling_mode(tmp_path: Path) -> None:
+    watcher = WatcherProcess(tmp_path, args=["--mode", "poll", "--poll", "0.2"]).start()
+    try:
+        assert "by polling (set by FIT_CONVERTER_WATCH_MODE" in watcher.log()
+        assert watcher.heartbeat()["mode"] == "poll"
+        (watcher.inbox / "polled.fit").write_bytes(build_fit(20, seed=1))
+        (watcher.inbox / "sub").mkdir()
+        (watcher.inbox / "sub" / "nested.fit").write_bytes(build_fit(20, seed=2))
+        wait_for(
+            lambda: visible_files(watcher.outbox) == ["polled.csv", "sub/nested.csv"],
+            what="polled.csv and sub/nested.csv",
+        )
+        assert any(line.startswith("STATUS=poll:") for line in watcher.notify_lines())
+    finally:
+        assert watcher.stop() == 0, watcher.log()
