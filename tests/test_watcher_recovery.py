@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +14,12 @@ import pytest
 from fit_builder import build_fit
 from helpers import wait_for
 from watcher_helpers import WatcherProcess, files_under, visible_files
+
+#: Records in a file whose conversion lasts a few seconds (about 3 s with fitdecode on
+#: one shared core), long enough to signal or kill the watcher while it converts.
+#: NOTE: a much faster decoder shortens that window; raise the count if these tests
+#: start to report that the conversion finished first.
+LONG_RECORDS = 100_000
 
 
 def run_mount(*args: str) -> None:
@@ -43,7 +50,7 @@ def mount_or_skip(mounts: list[Path], target: Path, *args: str) -> None:
 
 def test_kill_during_conversion_then_restart(tmp_path: Path) -> None:
     watcher = WatcherProcess(tmp_path).start()
-    content = build_fit(300_000)
+    content = build_fit(2 * LONG_RECORDS)
     staged = tmp_path / "big.fit"
     staged.write_bytes(content)
     os.rename(staged, watcher.inbox / "big.fit")
@@ -62,7 +69,7 @@ def test_kill_during_conversion_then_restart(tmp_path: Path) -> None:
     assert files_under(watcher.outbox) == ["big.csv"]
     assert (watcher.archive / "big.fit").read_bytes() == content
     lines = (watcher.outbox / "big.csv").read_text(encoding="utf-8").splitlines()
-    assert len(lines) == 300_001
+    assert len(lines) == 2 * LONG_RECORDS + 1
     assert files_under(watcher.data / ".work") == []
     assert files_under(watcher.inbox) == []
     watcher.wait_statuses(["converted"])
@@ -117,14 +124,14 @@ def test_full_disk_pauses_and_resumes(tmp_path: Path, mounts: list[Path]) -> Non
         env={
             "FIT_CONVERTER_DATA_DIR": str(disk / "data"),
             "FIT_CONVERTER_INBOX": str(tmp_path / "inbox"),
-            "FIT_CONVERTER_MIN_FREE_MB": "2",
+            "FIT_CONVERTER_MIN_FREE_MB": "1",
         },
     )
     watcher.data = disk / "data"
     watcher.start()
     try:
         # Below the floor: intake pauses and the file stays in the inbox.
-        filler = fill(disk, 1 * 2**20)
+        filler = fill(disk, 2**19)
         watcher.wait_log("pausing intake")
         (watcher.inbox / "small.fit").write_bytes(build_fit(20))
         watcher.wait_log("seen small.fit")
@@ -134,9 +141,9 @@ def test_full_disk_pauses_and_resumes(tmp_path: Path, mounts: list[Path]) -> Non
         watcher.wait_log("resuming intake")
         wait_for(lambda: (watcher.outbox / "small.csv").exists(), what="small.csv")
 
-        # Above the floor, but the CSV does not fit: ENOSPC pauses intake too.
-        filler = fill(disk, 3 * 2**20)
-        (watcher.inbox / "large.fit").write_bytes(build_fit(100_000))
+        # Above the floor, but the CSV (about 2.7 MiB) does not fit: ENOSPC pauses intake.
+        filler = fill(disk, 2 * 2**20)
+        (watcher.inbox / "large.fit").write_bytes(build_fit(70_000))
         watcher.wait_log("large.fit (sha256")
         watcher.wait_log("waits in the work folder until space is freed")
         assert visible_files(watcher.outbox) == ["small.csv"]
@@ -144,7 +151,7 @@ def test_full_disk_pauses_and_resumes(tmp_path: Path, mounts: list[Path]) -> Non
         wait_for(lambda: (watcher.outbox / "large.csv").exists(), timeout=60, what="large.csv")
         wait_for(lambda: "large.fit" in files_under(watcher.archive), what="large.fit archived")
         lines = (watcher.outbox / "large.csv").read_text(encoding="utf-8").splitlines()
-        assert len(lines) == 100_001
+        assert len(lines) == 70_001
         assert files_under(watcher.outbox) == ["large.csv", "small.csv"]
         watcher.wait_statuses(["converted", "converted"])
     finally:
@@ -200,3 +207,38 @@ def test_polling_mode(tmp_path: Path) -> None:
         assert any(line.startswith("STATUS=poll:") for line in watcher.notify_lines())
     finally:
         assert watcher.stop() == 0, watcher.log()
+
+
+def test_sigterm_finishes_current_file(tmp_path: Path) -> None:
+    watcher = WatcherProcess(tmp_path).start()
+    (watcher.inbox / "long.fit").write_bytes(build_fit(LONG_RECORDS))
+    watcher.wait_log("converting long.fit")
+
+    assert watcher.process is not None
+    watcher.process.send_signal(signal.SIGTERM)
+    assert watcher.wait_exit() == 0, watcher.log()
+
+    assert files_under(watcher.outbox) == ["long.csv"]
+    assert files_under(watcher.archive) == ["long.fit"]
+    assert watcher.statuses() == ["converted"]
+
+
+def test_second_sigterm_abandons_file(tmp_path: Path) -> None:
+    watcher = WatcherProcess(tmp_path).start()
+    (watcher.inbox / "long.fit").write_bytes(build_fit(LONG_RECORDS))
+    watcher.wait_log("converting long.fit")
+
+    assert watcher.process is not None
+    watcher.process.send_signal(signal.SIGTERM)
+    watcher.wait_log("finishing the current file, then stopping")
+    watcher.process.send_signal(signal.SIGTERM)
+    assert watcher.wait_exit() == 0, watcher.log()
+    assert "abandoned long.fit" in watcher.log()
+    assert files_under(watcher.outbox) == []
+    assert [Path(name).name for name in files_under(watcher.data / ".work")] == ["long.fit"]
+
+    watcher.start()
+    wait_for(lambda: files_under(watcher.archive) == ["long.fit"], timeout=60, what="archived")
+    watcher.wait_statuses(["converted"])
+    assert watcher.stop() == 0, watcher.log()
+    assert files_under(watcher.outbox) == ["long.csv"]

@@ -22,6 +22,8 @@ log = logging.getLogger("fit_converter.watcher")
 
 #: Seconds between rewrites; readers allow 120 s, so a few missed beats do no harm.
 HEARTBEAT_SECONDS = 10.0
+#: Shortest time between rewrites after a change of pending count, pause or result.
+HEARTBEAT_CHANGE_SECONDS = 1.0
 
 
 @dataclass(frozen=True)

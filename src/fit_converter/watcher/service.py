@@ -27,6 +27,7 @@ from fit_converter.watcher.claim import Claim, WorkFolder, work_root
 from fit_converter.watcher.detect import EventBatch, InotifyTree, scan_tree
 from fit_converter.watcher.diskspace import SpaceGuard, is_disk_full
 from fit_converter.watcher.heartbeat import (
+    HEARTBEAT_CHANGE_SECONDS,
     HEARTBEAT_SECONDS,
     LastResult,
     utc_now,
@@ -92,6 +93,7 @@ class Watcher:
         now = time.monotonic()
         self.next_scan = now
         self.next_heartbeat = now
+        self.last_heartbeat = now
         self.next_retention = now
         self._wakeup_read, self._wakeup_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
 
@@ -543,15 +545,28 @@ class Watcher:
         return text
 
     def report(self) -> None:
-        """Send STATUS= and WATCHDOG=1, and rewrite the heartbeat when due."""
-        self.notifier.status(self.status_text())
+        """Send STATUS= and WATCHDOG=1, and rewrite the heartbeat when due or changed.
+
+        A change of the STATUS= text (pending count, pause, last result) rewrites the
+        heartbeat at once, but at most once per second, so a burst of small files does
+        not spend its time in fsync.
+        """
+        status = self.status_text()
+        changed = status != self.notifier.last_status
+        self.notifier.status(status)
         self.notifier.watchdog()
-        if time.monotonic() >= self.next_heartbeat:
+        now = time.monotonic()
+        if changed:
+            self.next_heartbeat = min(
+                self.next_heartbeat, self.last_heartbeat + HEARTBEAT_CHANGE_SECONDS
+            )
+        if now >= self.next_heartbeat:
             self.write_heartbeat()
 
     def write_heartbeat(self) -> None:
         """Rewrite the heartbeat file; log a failure once until it works again."""
-        self.next_heartbeat = time.monotonic() + HEARTBEAT_SECONDS
+        self.last_heartbeat = time.monotonic()
+        self.next_heartbeat = self.last_heartbeat + HEARTBEAT_SECONDS
         with self.heartbeat_lock:
             try:
                 write_heartbeat(

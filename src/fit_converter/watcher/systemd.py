@@ -22,7 +22,8 @@ class Notifier:
         self.enabled = bool(os.environ.get("NOTIFY_SOCKET"))
         self._notifier: sdnotify.SystemdNotifier | None = None
         self._failed = False
-        self._last_status = ""
+        #: The last STATUS= text, sent or not (also when systemd is absent).
+        self.last_status = ""
         self.watchdog_interval = _watchdog_interval()
         self._last_watchdog = 0.0
         if self.enabled:
@@ -43,13 +44,13 @@ class Notifier:
 
     def ready(self, status: str) -> None:
         """Tell systemd the start-up scan is done."""
-        self._last_status = status
+        self.last_status = status
         self._send(f"READY=1\nSTATUS={status}")
 
     def status(self, status: str) -> None:
         """Send a STATUS= line when it differs from the previous one."""
-        if status != self._last_status:
-            self._last_status = status
+        if status != self.last_status:
+            self.last_status = status
             self._send(f"STATUS={status}")
 
     def watchdog(self) -> None:
