@@ -144,7 +144,7 @@ def test_growth_after_long_pause(tmp_path: Path) -> None:
         with target.open("wb") as handle:
             handle.write(content[:half])
             handle.flush()
-            # The watcher says it waits once the stability delay has passed.
+            # The watcher logs that it waits once the stability delay has passed.
             watcher.wait_log(f"waiting for paused.fit: {half} of {len(content)} bytes")
             handle.write(content[half:])
 
@@ -278,4 +278,4 @@ def test_second_instance_refused(watcher: WatcherProcess, tmp_path: Path) -> Non
     second.log_path = tmp_path / "second.log"
     second.start(wait_ready=False)
     assert second.wait_exit() == 1
-    assert "another watcher already runs" in second.log()
+    assert "another watcher is running" in second.log()

@@ -242,3 +242,33 @@ def test_second_sigterm_abandons_file(tmp_path: Path) -> None:
     watcher.wait_statuses(["converted"])
     assert watcher.stop() == 0, watcher.log()
     assert files_under(watcher.outbox) == ["long.csv"]
+
+
+def test_fuse_inbox_is_polled(tmp_path: Path, mounts: list[Path]) -> None:
+    if shutil.which("bindfs") is None:
+        pytest.skip("bindfs is not installed (tools/apt-packages-dev.txt lists it)")
+    underlying = tmp_path / "share"
+    underlying.mkdir()
+    watcher = WatcherProcess(tmp_path, args=["--poll", "0.2"])
+    watcher.inbox.mkdir(parents=True)
+    try:
+        subprocess.run(
+            ["bindfs", str(underlying), str(watcher.inbox)],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+    except subprocess.CalledProcessError as error:
+        pytest.skip(f"cannot mount bindfs on {watcher.inbox}: {error.stderr}")
+    mounts.append(watcher.inbox)
+
+    watcher.start()
+    try:
+        assert "by polling (chosen for fuse at" in watcher.log()
+        # Written beside the FUSE mount, as another machine would: inotify sees nothing.
+        (underlying / "remote.fit").write_bytes(build_fit(20))
+        wait_for(lambda: (watcher.outbox / "remote.csv").exists(), what="remote.csv")
+        wait_for(lambda: files_under(watcher.archive) == ["remote.fit"], what="archived")
+        assert files_under(underlying) == []
+    finally:
+        assert watcher.stop() == 0, watcher.log()

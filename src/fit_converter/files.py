@@ -1,4 +1,4 @@
-"""File operations that never lose or half-write a file."""
+"""File operations that keep a complete copy of every file at each step, fsynced."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Inbox watcher: convert every FIT file that appears in the inbox, exactly once.
+"""Inbox watcher: convert every FIT file that appears in the inbox.
 
 Run with ``python -m fit_converter.watcher``. inotify (or polling, on network and FUSE
 file systems) finds new files; a full scan at start and at intervals finds what events

@@ -68,7 +68,7 @@ def _log_walk_error(error: OSError) -> None:
 
 @dataclass
 class EventBatch:
-    """What a batch of inotify events asks the watcher to do."""
+    """Paths and conditions reported by one batch of inotify events."""
 
     touched: set[PurePosixPath] = field(default_factory=set)
     folders_to_scan: set[PurePosixPath] = field(default_factory=set)

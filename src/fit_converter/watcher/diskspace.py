@@ -22,8 +22,8 @@ def is_disk_full(error: OSError) -> bool:
 class SpaceGuard:
     """Watch the free space of the folders intake writes to, against a floor in bytes.
 
-    Intake pauses while any of them has less than ``floor`` bytes free, and after a
-    write failed with ENOSPC it stays paused until more space is free than at that
+    Intake pauses while any of them has less than ``floor`` bytes free. After a write
+    failed with ENOSPC it also stays paused until 1 MiB more is free than at that
     moment, so a floor of 0 cannot loop on a full disk.
     """
 

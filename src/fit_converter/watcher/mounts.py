@@ -1,8 +1,8 @@
 """Find the file system an inbox lives on, from ``/proc/self/mountinfo``.
 
 inotify reports only changes made through the local kernel, so files that another
-machine writes to an NFS, SMB or FUSE mount never raise an event. The watcher polls
-such inboxes instead.
+machine writes to an NFS or SMB mount, or that a FUSE driver creates by itself, raise
+no event. The watcher polls such inboxes instead.
 """
 
 from __future__ import annotations

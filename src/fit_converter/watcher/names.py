@@ -1,4 +1,4 @@
-"""Which names in the inbox the watcher leaves alone."""
+"""Rules for the file and folder names in the inbox that the watcher leaves alone."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ log = logging.getLogger("fit_converter.watcher")
 
 
 class Readiness(Enum):
-    """What the watcher should do with a candidate now."""
+    """Decision about a candidate: keep waiting, take it, or drop it because it is gone."""
 
     WAIT = "wait"
     TAKE = "take"

@@ -23,7 +23,7 @@ from fit_converter.files import remove_abandoned_parts
 from fit_converter.intake import fail_after_retries, process_file, sha256_of
 from fit_converter.ledger import Ledger
 from fit_converter.watcher import retention
-from fit_converter.watcher.claim import Claim, WorkFolder, work_root
+from fit_converter.watcher.claim import INBOX_WORK_NAME, Claim, WorkFolder, work_root
 from fit_converter.watcher.detect import EventBatch, InotifyTree, scan_tree
 from fit_converter.watcher.diskspace import SpaceGuard, is_disk_full
 from fit_converter.watcher.heartbeat import (
@@ -39,10 +39,10 @@ from fit_converter.watcher.systemd import Notifier
 
 log = logging.getLogger("fit_converter.watcher")
 
-#: Longest wait between retries of a transient failure, and between claim attempts.
+#: Maximum wait between retries of a transient failure, and between claim attempts.
 MAX_BACKOFF_SECONDS = 300.0
-#: A conversion running longer than this no longer keeps the watchdog quiet, so
-#: systemd restarts a watcher stuck in one file; the file is then resumed.
+#: After this many seconds in one conversion the watchdog is no longer fed, so
+#: systemd restarts a watcher stuck in one file. The next start resumes the file.
 MAX_CONVERSION_SECONDS = 900.0
 
 
@@ -111,7 +111,11 @@ class Watcher:
             remove_abandoned_parts(folder)
         interrupted = self.ledger.interrupt_running("inbox")
         if interrupted:
-            log.warning("%d conversion(s) were cut short by the last stop; resuming", interrupted)
+            log.warning(
+                "%d conversion(s) were cut short by the last stop; files left in the work"
+                " folder are converted again",
+                interrupted,
+            )
 
         self.arm()
         self.queue_leftovers()
@@ -142,7 +146,7 @@ class Watcher:
         signal.signal(signal.SIGINT, self.request_stop)
 
     def close(self) -> None:
-        """Release inotify and say goodbye to systemd."""
+        """Close inotify, send STOPPING=1 to systemd and write a last heartbeat."""
         self.notifier.stopping()
         if self.tree is not None:
             self.tree.close()
@@ -374,8 +378,14 @@ class Watcher:
         )
 
     def queue_leftovers(self) -> None:
-        """Queue files that a stopped or killed watcher left in the work folder."""
-        for claim in self.work.leftovers():
+        """Queue files that a stopped or killed watcher left in either work folder.
+
+        Both are read because the inbox may have moved to or from another file system
+        since the last run, which switches the work folder.
+        """
+        roots = {self.settings.work, self.inbox / INBOX_WORK_NAME, self.work.root}
+        claims = [claim for root in sorted(roots) for claim in WorkFolder(root).leftovers()]
+        for claim in claims:
             try:
                 digest: str | None = sha256_of(claim.path)
             except OSError as error:
@@ -547,9 +557,9 @@ class Watcher:
     def report(self) -> None:
         """Send STATUS= and WATCHDOG=1, and rewrite the heartbeat when due or changed.
 
-        A change of the STATUS= text (pending count, pause, last result) rewrites the
-        heartbeat at once, but at most once per second, so a burst of small files does
-        not spend its time in fsync.
+        A change of the STATUS= text (pending count, pause, last result) brings the next
+        rewrite forward to one second after the previous one, so a burst of small files
+        does not spend its time in fsync.
         """
         status = self.status_text()
         changed = status != self.notifier.last_status
@@ -619,7 +629,8 @@ class Keepalive:
         while not self.done.wait(interval):
             if time.monotonic() - started > MAX_CONVERSION_SECONDS:
                 log.error(
-                    "a conversion has run for more than %.0f s; no longer answering the watchdog",
+                    "a conversion has run for more than %.0f s; no longer sending WATCHDOG=1,"
+                    " so systemd restarts the watcher",
                     MAX_CONVERSION_SECONDS,
                 )
                 return

@@ -70,8 +70,8 @@ class Notifier:
 def _watchdog_interval() -> float | None:
     """Return half the watchdog timeout in seconds, or None when no watchdog is set.
 
-    systemd sets ``WATCHDOG_USEC`` and ``WATCHDOG_PID``; the pid check keeps a child
-    process from answering for its parent (see sd_watchdog_enabled(3)).
+    systemd sets ``WATCHDOG_USEC`` and ``WATCHDOG_PID``. The pid check keeps a child
+    process from sending WATCHDOG=1 on behalf of its parent.
     """
     raw = os.environ.get("WATCHDOG_USEC", "")
     owner = os.environ.get("WATCHDOG_PID", "")
