@@ -149,7 +149,6 @@ def process_file(
 
     outputs = [str(output) for output in report.outputs]
     try:
-        ledger.record_outputs(entry_id, outputs)
         stored = move_without_overwrite(path, settings.archive / folder, display_name)
     except OSError as error:
         ledger.finish(

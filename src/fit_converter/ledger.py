@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -66,25 +68,37 @@ def _now() -> str:
 
 
 class Ledger:
-    """Open the ledger at ``path``; each call uses its own short connection."""
+    """Open the ledger at ``path``; each call runs in its own transaction.
+
+    Each thread keeps one connection open. Closing the last connection to a WAL
+    database checkpoints it, which cost more than the conversion of a small file when
+    every call opened and closed its own. A connection inherited through ``fork`` is
+    never used: the child opens its own.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._local = threading.local()
         path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as connection:
             connection.executescript(SCHEMA)
             _migrate(connection)
 
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
+    def _connection(self) -> sqlite3.Connection:
+        cached: tuple[int, sqlite3.Connection] | None = getattr(self._local, "connection", None)
+        if cached is not None and cached[0] == os.getpid():
+            return cached[1]
         connection = sqlite3.connect(self.path, timeout=30)
         connection.row_factory = sqlite3.Row
-        try:
-            connection.execute("PRAGMA journal_mode=WAL")
-            with connection:
-                yield connection
-        finally:
-            connection.close()
+        connection.execute("PRAGMA journal_mode=WAL")
+        self._local.connection = (os.getpid(), connection)
+        return connection
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        connection = self._connection()
+        with connection:
+            yield connection
 
     def start(
         self, sha256: str, source: str, original_name: str, *, output_stem: str | None = None
@@ -182,13 +196,6 @@ class Ledger:
                 "UPDATE conversions SET status = 'running', finished_at = NULL, error = NULL"
                 " WHERE id = ?",
                 (entry_id,),
-            )
-
-    def record_outputs(self, entry_id: int, outputs: list[str]) -> None:
-        """Store the outputs of a running entry as soon as they are durable."""
-        with self._connect() as connection:
-            connection.execute(
-                "UPDATE conversions SET outputs = ? WHERE id = ?", (json.dumps(outputs), entry_id)
             )
 
     def record_duplicate(

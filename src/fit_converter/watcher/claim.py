@@ -15,8 +15,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from fit_converter.files import fsync_folder
-
 log = logging.getLogger("fit_converter.watcher")
 
 #: Work folder inside the inbox, used when the data folder is on another file system
@@ -74,8 +72,9 @@ class WorkFolder:
         except OSError:
             shutil.rmtree(claim_folder, ignore_errors=True)
             raise
-        fsync_folder(target.parent)
-        fsync_folder(source.parent)
+        # No fsync: if a power cut undoes the rename, the file is back in the inbox and
+        # is taken again, and the ledger's SHA-256 check keeps it from being converted
+        # twice.
         return Claim(target, relative, claim_folder)
 
     def leftovers(self) -> list[Claim]:

@@ -87,7 +87,9 @@ class Watcher:
         self.last_result: LastResult | None = None
         self.stopping = False
         self.stop_requests = 0
-        self.converting = False
+        #: Monotonic start time of the conversion in progress, None between files.
+        self.converting_since: float | None = None
+        self.keepalive = Keepalive(self)
         self.heartbeat_failed = False
         self.heartbeat_lock = threading.Lock()
         now = time.monotonic()
@@ -122,6 +124,7 @@ class Watcher:
         self.full_scan()
         self.sweep_retention()
         self.write_heartbeat()
+        self.keepalive.start()
         self.notifier.ready(self.status_text())
         log.info(
             "ready: %d file(s) waiting in the inbox, %d to resume",
@@ -136,7 +139,7 @@ class Watcher:
         if self.stop_requests == 1:
             log.info("received %s: finishing the current file, then stopping", name)
         self.stopping = True
-        if self.stop_requests > 1 and self.converting:
+        if self.stop_requests > 1 and self.converting_since is not None:
             raise AbandonFile(name)
 
     def install_signal_handlers(self) -> None:
@@ -148,6 +151,8 @@ class Watcher:
     def close(self) -> None:
         """Close inotify, send STOPPING=1 to systemd and write a last heartbeat."""
         self.notifier.stopping()
+        if self.keepalive.thread.is_alive():
+            self.keepalive.stop()
         if self.tree is not None:
             self.tree.close()
             self.tree = None
@@ -402,9 +407,7 @@ class Watcher:
     def convert(self, item: InFlight) -> None:
         """Hand one claimed file to ``process_file`` and record what became of it."""
         claim = item.claim
-        self.converting = True
-        keepalive = Keepalive(self)
-        keepalive.start()
+        self.converting_since = time.monotonic()
         try:
             outcome = process_file(
                 claim.path,
@@ -429,8 +432,7 @@ class Watcher:
             )
             return
         finally:
-            self.converting = False
-            keepalive.stop()
+            self.converting_since = None
 
         del self.in_flight[claim.path]
         self.work.release(claim)
@@ -603,10 +605,10 @@ class Watcher:
 
 
 class Keepalive:
-    """Keep the watchdog and the heartbeat fresh while one conversion runs.
+    """Keep the watchdog and the heartbeat fresh while the main thread converts a file.
 
-    Stops keeping them fresh after MAX_CONVERSION_SECONDS, so that systemd's watchdog
-    restarts a watcher that is stuck inside one file.
+    Stops doing so once one conversion has run for MAX_CONVERSION_SECONDS, so that
+    systemd's watchdog restarts a watcher that is stuck inside one file.
     """
 
     def __init__(self, watcher: Watcher) -> None:
@@ -624,15 +626,21 @@ class Keepalive:
         self.thread.join()
 
     def _run(self) -> None:
-        started = time.monotonic()
         interval = min(HEARTBEAT_SECONDS, self.watcher.notifier.watchdog_interval or 1e9)
+        reported: float | None = None
         while not self.done.wait(interval):
-            if time.monotonic() - started > MAX_CONVERSION_SECONDS:
-                log.error(
-                    "a conversion has run for more than %.0f s; no longer sending WATCHDOG=1,"
-                    " so systemd restarts the watcher",
-                    MAX_CONVERSION_SECONDS,
-                )
-                return
+            since = self.watcher.converting_since
+            if since is None:
+                continue
+            if time.monotonic() - since > MAX_CONVERSION_SECONDS:
+                if reported != since:
+                    reported = since
+                    log.error(
+                        "a conversion has run for more than %.0f s; no longer sending"
+                        " WATCHDOG=1, so systemd restarts the watcher",
+                        MAX_CONVERSION_SECONDS,
+                    )
+                continue
             self.watcher.notifier.watchdog()
-            self.watcher.write_heartbeat()
+            if time.monotonic() >= self.watcher.next_heartbeat:
+                self.watcher.write_heartbeat()
