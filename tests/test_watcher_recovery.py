@@ -272,3 +272,31 @@ def test_fuse_inbox_is_polled(tmp_path: Path, mounts: list[Path]) -> None:
         assert files_under(underlying) == []
     finally:
         assert watcher.stop() == 0, watcher.log()
+
+
+def test_bind_mounted_inbox(tmp_path: Path, mounts: list[Path]) -> None:
+    source = tmp_path / "volume"
+    source.mkdir()
+    (source / "waiting.fit").write_bytes(build_fit(20, seed=1))
+    watcher = WatcherProcess(tmp_path)
+    watcher.inbox.mkdir(parents=True)
+    mount_or_skip(mounts, watcher.inbox, "--bind", str(source))
+    run_mount("-o", "remount,bind,ro", str(watcher.inbox))
+
+    watcher.start()
+    try:
+        # Read-only: the file stays in the inbox and is tried again with backoff.
+        watcher.wait_log("waiting.fit stays in the inbox: cannot claim it")
+        assert files_under(source) == ["waiting.fit"]
+
+        # Writable: rename() across the bind mount fails with EXDEV, so the watcher
+        # claims into a work folder inside the inbox.
+        run_mount("-o", "remount,bind,rw", str(watcher.inbox))
+        wait_for(lambda: (watcher.outbox / "waiting.csv").exists(), what="waiting.csv")
+        watcher.wait_log("(another mount): claiming files into")
+        (watcher.inbox / "next.fit").write_bytes(build_fit(20, seed=2))
+        wait_for(lambda: (watcher.outbox / "next.csv").exists(), what="next.csv")
+        watcher.wait_statuses(["converted", "converted"])
+        assert files_under(source) == []
+    finally:
+        assert watcher.stop() == 0, watcher.log()

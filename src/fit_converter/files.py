@@ -106,34 +106,45 @@ def _copy_durably(source: Path, folder: Path) -> Path:
     return Path(name)
 
 
+def _place(source: Path, wanted: Path) -> Path:
+    """Give ``source`` the first free name of ``wanted``, ``wanted (1)``...; return it."""
+    while True:
+        target = unique_path(wanted)
+        try:
+            _link_or_rename(source, target)
+        except FileExistsError:
+            continue
+        return target
+
+
 def move_without_overwrite(source: Path, folder: Path, name: str | None = None) -> Path:
     """Move ``source`` into ``folder`` under a free name, durably; return the new path.
 
-    Within one file system this is a rename. Across file systems the file is copied to
-    a hidden temporary name, fsynced and renamed before the source is removed, so a
-    crash at any point leaves at least one complete copy.
+    Within one mount this is a rename. Across mounts (rename fails with EXDEV, also
+    between bind mounts of one file system) the file is copied to a hidden temporary
+    name, fsynced and renamed before the source is removed, so a crash at any point
+    leaves at least one complete copy.
     """
     folder.mkdir(parents=True, exist_ok=True)
     wanted = folder / (name or source.name)
-    same_device = source.stat().st_dev == folder.stat().st_dev
-    staged = source if same_device else _copy_durably(source, folder)
-
     try:
-        while True:
-            target = unique_path(wanted)
-            try:
-                _link_or_rename(staged, target)
-            except FileExistsError:
-                continue
-            break
-    except BaseException:
-        if staged != source:
-            staged.unlink(missing_ok=True)
-        raise
+        target = _place(source, wanted)
+    except OSError as error:
+        if error.errno != errno.EXDEV:
+            raise
+    else:
+        fsync_folder(folder)
+        fsync_folder(source.parent)
+        return target
 
+    staged = _copy_durably(source, folder)
+    try:
+        target = _place(staged, wanted)
+    except BaseException:
+        staged.unlink(missing_ok=True)
+        raise
     fsync_folder(folder)
-    if staged != source:
-        source.unlink()
+    source.unlink()
     fsync_folder(source.parent)
     return target
 

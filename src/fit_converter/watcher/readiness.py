@@ -31,6 +31,8 @@ class Candidate:
     mtime_ns: int
     changed_at: float
     incomplete: bool = False
+    #: How often reading or claiming it failed; sets the backoff of the next attempt.
+    postponed: int = 0
 
     def ready_at(self, stable_seconds: float, incomplete_seconds: float) -> float:
         """Return the monotonic time at which this file may be taken."""

@@ -8,6 +8,7 @@ the systemd watchdog and the heartbeat fresh while one long conversion runs.
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import select
@@ -360,7 +361,7 @@ class Watcher:
         log.info("stable %s (sha256 %s, %d bytes)", relative, digest[:12], candidate.size)
 
         try:
-            claim = self.work.claim(self.inbox, relative)
+            claim = self._claim(relative)
         except FileNotFoundError:
             self.tracker.forget(relative)
             return
@@ -374,9 +375,33 @@ class Watcher:
         self.in_flight[claim.path] = item
         self.convert(item)
 
+    def _claim(self, relative: PurePosixPath) -> Claim:
+        """Claim a file, switching to the work folder inside the inbox on EXDEV.
+
+        A bind mount (a container volume, for one) shares the device number of the
+        file system below it, yet rename() across it fails with EXDEV, so only the
+        attempt tells.
+        """
+        try:
+            return self.work.claim(self.inbox, relative)
+        except OSError as error:
+            inside = self.inbox / INBOX_WORK_NAME
+            if error.errno != errno.EXDEV or self.work.root == inside:
+                raise
+        inside.mkdir(exist_ok=True)
+        log.info(
+            "cannot rename from %s into %s (another mount): claiming files into %s",
+            self.inbox,
+            self.work.root,
+            inside,
+        )
+        self.work = WorkFolder(inside)
+        return self.work.claim(self.inbox, relative)
+
     def _postpone(self, candidate: Candidate, reason: str) -> None:
         """Try a file again later, backing off up to MAX_BACKOFF_SECONDS; it stays put."""
-        delay = min(MAX_BACKOFF_SECONDS, max(self.settings.stable_seconds, 2.0))
+        candidate.postponed += 1
+        delay = min(MAX_BACKOFF_SECONDS, 2.0**candidate.postponed)
         candidate.changed_at = time.monotonic() + delay - self.settings.stable_seconds
         log.warning(
             "%s stays in the inbox: %s; trying again in %.0f s", candidate.relative, reason, delay
