@@ -148,7 +148,6 @@ def measure_latency(root: Path, stable: float, runs: int) -> tuple[str, list[flo
     conversions: list[float] = []
     try:
         for number in range(runs):
-            # A distinct last byte keeps each drop from being a duplicate of the last.
             started = time.monotonic()
             run.drop(f"ride-{number}.fit", variant(content, number))
             csv_path = run.outbox / f"ride-{number}.csv"

@@ -15,8 +15,8 @@ from fit_builder import build_fit
 from helpers import wait_for
 from watcher_helpers import WatcherProcess, files_under, visible_files
 
-#: Records in a file whose conversion lasts a few seconds (about 3 s with fitdecode on
-#: one shared core), long enough to signal or kill the watcher while it converts.
+#: Records in a file whose conversion lasts a few seconds (3 to 5 s with fitdecode on
+#: a shared 2-core Xeon), long enough to signal or kill the watcher while it converts.
 #: NOTE: a much faster decoder shortens that window; raise the count if these tests
 #: start to report that the conversion finished first.
 LONG_RECORDS = 100_000
@@ -33,9 +33,9 @@ def unmount(path: Path) -> None:
 @pytest.fixture
 def mounts() -> Iterator[list[Path]]:
     """Collect mount points that the test makes; unmount them all at the end."""
-    made: list[Path] = []
-    yield made
-    for path in reversed(made):
+    mounted: list[Path] = []
+    yield mounted
+    for path in reversed(mounted):
         unmount(path)
 
 
@@ -265,7 +265,7 @@ def test_fuse_inbox_is_polled(tmp_path: Path, mounts: list[Path]) -> None:
     watcher.start()
     try:
         assert "by polling (chosen for fuse at" in watcher.log()
-        # Written beside the FUSE mount, as another machine would: inotify sees nothing.
+        # Written beside the FUSE mount, as another machine would, so no inotify event.
         (underlying / "remote.fit").write_bytes(build_fit(20))
         wait_for(lambda: (watcher.outbox / "remote.csv").exists(), what="remote.csv")
         wait_for(lambda: files_under(watcher.archive) == ["remote.fit"], what="archived")
