@@ -10,7 +10,8 @@ from pathlib import Path, PurePosixPath
 import pytest
 
 from fit_builder import build_fit
-from fit_converter.config import Settings
+from fit_converter.config import Settings, load_settings
+from fit_converter.errors import ConfigError
 from fit_converter.files import free_stem, remove_abandoned_parts
 from fit_converter.ledger import Ledger
 from fit_converter.watcher.detect import EventBatch
@@ -198,3 +199,58 @@ def test_tracker_waits_for_stability(settings: Settings) -> None:
     watcher.tracker.observe(PurePosixPath("grow.fit"), path.stat(), now)
     assert watcher.tracker.due(now) == []
     assert watcher.tracker.next_check(now) == pytest.approx(settings.stable_seconds)
+
+
+def watcher_env(tmp_path: Path, **values: str) -> dict[str, str]:
+    return {
+        "FIT_CONVERTER_DATA_DIR": str(tmp_path / "data"),
+        "FIT_CONVERTER_STATE_DIR": str(tmp_path / "state"),
+        "FLASK_SECRET_KEY": "0123456789abcdef0123",
+        **values,
+    }
+
+
+def test_watcher_settings_defaults(tmp_path: Path) -> None:
+    loaded = load_settings(watcher_env(tmp_path))
+    assert loaded.stable_seconds == 2.0
+    assert loaded.incomplete_seconds == 300.0
+    assert loaded.rescan_seconds == 300.0
+    assert loaded.watch_mode == "auto"
+    assert loaded.archive_days == 0
+    assert loaded.failed_days == 0
+
+
+def test_watcher_settings_parsed(tmp_path: Path) -> None:
+    loaded = load_settings(
+        watcher_env(
+            tmp_path,
+            FIT_CONVERTER_STABLE_SECONDS="0.5",
+            FIT_CONVERTER_RESCAN_SECONDS="60",
+            FIT_CONVERTER_WATCH_MODE="Poll",
+            FIT_CONVERTER_ARCHIVE_DAYS="30",
+            FIT_CONVERTER_FAILED_DAYS="90",
+        )
+    )
+    assert loaded.stable_seconds == 0.5
+    assert loaded.rescan_seconds == 60.0
+    assert loaded.watch_mode == "poll"
+    assert loaded.archive_days == 30
+    assert loaded.failed_days == 90
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("FIT_CONVERTER_STABLE_SECONDS", "0"),
+        ("FIT_CONVERTER_INCOMPLETE_SECONDS", "soon"),
+        ("FIT_CONVERTER_RESCAN_SECONDS", "-5"),
+        ("FIT_CONVERTER_WATCH_MODE", "fanotify"),
+        ("FIT_CONVERTER_ARCHIVE_DAYS", "-1"),
+        ("FIT_CONVERTER_FAILED_DAYS", "1.5"),
+    ],
+)
+def test_watcher_settings_rejected(tmp_path: Path, variable: str, value: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(watcher_env(tmp_path, **{variable: value}))
+    assert variable in str(caught.value)
+    assert repr(value) in str(caught.value)
