@@ -186,19 +186,25 @@ IGNORED = [
 ]
 
 
-def test_ignored_names_and_folders(watcher: WatcherProcess) -> None:
+def test_ignored_names_and_folders(watcher: WatcherProcess, tmp_path: Path) -> None:
     for name in IGNORED:
         path = watcher.inbox / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(build_fit(10, seed=len(name)))
     (watcher.inbox / "empty.fit").write_bytes(b"")
+    # A symbolic link is skipped: claiming it would move the link, not the file.
+    (tmp_path / "elsewhere.fit").write_bytes(build_fit(10, seed=99))
+    (watcher.inbox / "link.fit").symlink_to(tmp_path / "elsewhere.fit")
     watcher.start()
+    (watcher.inbox / "late link.fit").symlink_to(tmp_path / "elsewhere.fit")
 
     (watcher.inbox / "real.fit").write_bytes(build_fit(10))
     wait_for(lambda: (watcher.outbox / "real.csv").exists(), what="real.csv")
     watcher.wait_statuses(["converted"])
 
-    assert files_under(watcher.inbox) == sorted([*IGNORED, "empty.fit"])
+    assert files_under(watcher.inbox) == sorted(
+        [*IGNORED, "empty.fit", "late link.fit", "link.fit"]
+    )
     assert [row["original_name"] for row in watcher.ledger()] == ["real.fit"]
 
 

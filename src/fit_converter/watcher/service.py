@@ -13,6 +13,7 @@ import logging
 import os
 import select
 import signal
+import stat as stat_module
 import threading
 import time
 from dataclasses import dataclass
@@ -306,7 +307,7 @@ class Watcher:
             except FileNotFoundError:
                 self.tracker.forget(relative)
                 continue
-            if os.path.isfile(self.inbox / relative):
+            if stat_module.S_ISREG(stat.st_mode):
                 self.tracker.observe(relative, stat, now)
 
     # Intake.
