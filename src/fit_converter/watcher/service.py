@@ -86,6 +86,8 @@ class Watcher:
         self.work = WorkFolder(settings.work)
         self.inbox_identity: tuple[int, int] | None = None
         self.inbox_missing_logged = False
+        #: Monotonic time the inbox was first found missing, None while it exists.
+        self.inbox_missing_since: float | None = None
         self.last_result: LastResult | None = None
         self.stopping = False
         self.stop_requests = 0
@@ -246,19 +248,38 @@ class Watcher:
         except FileNotFoundError:
             self._recreate_inbox()
             return
+        was_missing = self.inbox_missing_since is not None
+        self.inbox_missing_since = None
         identity = (inbox_stat.st_dev, inbox_stat.st_ino)
         if identity != self.inbox_identity:
             if self.inbox_identity is not None:
                 log.warning("inbox %s was replaced or remounted: watching it again", self.inbox)
+            elif was_missing:
+                log.warning("inbox %s is back: watching it again", self.inbox)
             self.inbox_missing_logged = False
             self.arm()
             self.full_scan()
 
     def _recreate_inbox(self) -> None:
+        """Create a missing inbox again, one poll interval after it went missing.
+
+        The wait lets a user who renames the inbox away and creates a new one
+        (``mv inbox inbox.old && mkdir inbox``) do so without meeting ours.
+        """
         if self.tree is not None:
             self.tree.close()
             self.tree = None
         self.inbox_identity = None
+        now = time.monotonic()
+        if self.inbox_missing_since is None:
+            self.inbox_missing_since = now
+            log.warning(
+                "inbox %s is missing; creating it again in %.1f s unless it comes back",
+                self.inbox,
+                self.settings.poll_interval,
+            )
+        if now - self.inbox_missing_since < self.settings.poll_interval:
+            return
         try:
             self.inbox.mkdir()
         except FileNotFoundError:
@@ -271,8 +292,10 @@ class Watcher:
                 )
             return
         except FileExistsError:
-            pass
+            self.check_inbox()
+            return
         log.warning("inbox %s was deleted: created it again", self.inbox)
+        self.inbox_missing_since = None
         self.check_inbox()
 
     def full_scan(self) -> None:
