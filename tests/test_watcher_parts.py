@@ -168,9 +168,9 @@ def test_overflow_triggers_full_scan(settings: Settings) -> None:
     watcher = Watcher(settings, Ledger(settings.ledger_path))
     watcher.start()
     try:
-        assert watcher.mode == "inotify"
+        assert watcher.monitor.mode == "inotify"
         (settings.inbox / "missed.fit").write_bytes(build_fit(10))
-        watcher.handle_events(EventBatch(overflow=True))
+        watcher.monitor.handle_events(EventBatch(overflow=True))
         assert list(watcher.tracker.candidates) == [PurePosixPath("missed.fit")]
     finally:
         watcher.close()
@@ -180,13 +180,15 @@ def test_claim_keeps_subfolder(settings: Settings) -> None:
     watcher = Watcher(settings, Ledger(settings.ledger_path))
     watcher.start()
     try:
-        assert watcher.work.root == settings.work
+        assert watcher.monitor.work.root == settings.work
         (settings.inbox / "a").mkdir()
         (settings.inbox / "a" / "ride.fit").write_bytes(build_fit(10))
-        claim = watcher.work.claim(settings.inbox, PurePosixPath("a/ride.fit"))
+        claim = watcher.monitor.work.claim(settings.inbox, PurePosixPath("a/ride.fit"))
         assert claim.path.is_file()
         assert claim.folder == "a"
-        assert [item.relative for item in watcher.work.leftovers()] == [PurePosixPath("a/ride.fit")]
+        assert [item.relative for item in watcher.monitor.work.leftovers()] == [
+            PurePosixPath("a/ride.fit")
+        ]
     finally:
         watcher.close()
 

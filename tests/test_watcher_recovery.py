@@ -309,3 +309,26 @@ def test_bind_mounted_inbox(tmp_path: Path, mounts: list[Path]) -> None:
         assert files_under(source) == []
     finally:
         assert watcher.stop() == 0, watcher.log()
+
+
+def test_file_set_aside_after_three_crashes(tmp_path: Path) -> None:
+    watcher = WatcherProcess(tmp_path).start()
+    (watcher.inbox / "crashy.fit").write_bytes(build_fit(LONG_RECORDS))
+    for crash in range(1, 4):
+        wait_for(
+            lambda crash=crash: watcher.log().count("converting crashy.fit") == crash,
+            what=f"conversion attempt {crash}",
+        )
+        watcher.kill()
+        assert not (watcher.outbox / "crashy.csv").exists(), "conversion finished first"
+        watcher.start()
+
+    note = watcher.failed / "crashy.fit.error.txt"
+    wait_for(note.exists, what="crashy.fit.error.txt")
+    assert watcher.stop() == 0, watcher.log()
+    assert "the watcher stopped 3 times while converting this file" in note.read_text()
+    assert files_under(watcher.failed) == ["crashy.fit", "crashy.fit.error.txt"]
+    assert files_under(watcher.outbox) == []
+    assert files_under(watcher.data / ".work") == []
+    assert watcher.statuses() == ["failed"]
+    assert watcher.ledger()[0]["interruptions"] == 3

@@ -196,26 +196,18 @@ def _archive_duplicate(
     )
 
 
-def fail_after_retries(
+def set_aside(
     path: Path,
     settings: Settings,
     *,
     folder: str,
     name: str,
-    error: OSError,
-    attempts: int,
+    reason: str,
+    hint: str,
     sha256: str | None = None,
 ) -> Path:
-    """Move a file whose transient failures outlasted the retries to ``failed/``."""
+    """Move a file that cannot be converted now to ``failed/`` with an error note."""
     _check_folder(folder)
     stored = move_without_overwrite(path, settings.failed / folder, name)
-    write_error_note(
-        stored,
-        name=_relative(folder, name),
-        reason=f"{error.strerror or error} ({error.filename or 'no file name'}),"
-        f" still failing after {attempts} attempts",
-        hint="Fix the cause (free space, permissions or the network share of the outbox "
-        "and archive), then move this file back into the inbox.",
-        sha256=sha256,
-    )
+    write_error_note(stored, name=_relative(folder, name), reason=reason, hint=hint, sha256=sha256)
     return stored

@@ -39,6 +39,9 @@ ADDED_COLUMNS = (
     ("output_stem", "TEXT"),
     # Id of the converted entry with the same SHA-256, for status "duplicate".
     ("duplicate_of", "INTEGER"),
+    # How often the process stopped while this entry was "running" (crash, kill -9),
+    # so a file that kills the converter every time is set aside instead of retried.
+    ("interruptions", "INTEGER NOT NULL DEFAULT 0"),
 )
 
 
@@ -61,6 +64,7 @@ class Entry:
     error: str | None
     output_stem: str | None = None
     duplicate_of: int | None = None
+    interruptions: int = 0
 
 
 def _now() -> str:
@@ -222,7 +226,8 @@ class Ledger:
         with self._connect() as connection:
             cursor = connection.execute(
                 "UPDATE conversions SET status = 'interrupted', finished_at = ?,"
-                " error = 'the process stopped before the conversion finished'"
+                " error = 'the process stopped before the conversion finished',"
+                " interruptions = interruptions + 1"
                 " WHERE status = 'running' AND source = ?",
                 (_now(), source),
             )

@@ -13,7 +13,7 @@ import logging
 import os
 import select
 import signal
-import stat as stat_module
+import sqlite3
 import threading
 import time
 from dataclasses import dataclass
@@ -22,11 +22,10 @@ from types import FrameType
 
 from fit_converter.config import Settings
 from fit_converter.files import remove_abandoned_parts
-from fit_converter.intake import fail_after_retries, process_file, sha256_of
+from fit_converter.intake import process_file, set_aside, sha256_of
 from fit_converter.ledger import Ledger
 from fit_converter.watcher import retention
-from fit_converter.watcher.claim import INBOX_WORK_NAME, Claim, WorkFolder, work_root
-from fit_converter.watcher.detect import EventBatch, InotifyTree, scan_tree
+from fit_converter.watcher.claim import INBOX_WORK_NAME, Claim, WorkFolder
 from fit_converter.watcher.diskspace import SpaceGuard, is_disk_full
 from fit_converter.watcher.heartbeat import (
     HEARTBEAT_CHANGE_SECONDS,
@@ -35,7 +34,7 @@ from fit_converter.watcher.heartbeat import (
     utc_now,
     write_heartbeat,
 )
-from fit_converter.watcher.mounts import inbox_mount
+from fit_converter.watcher.monitor import InboxMonitor
 from fit_converter.watcher.readiness import Candidate, Readiness, Tracker
 from fit_converter.watcher.systemd import Notifier
 
@@ -46,6 +45,11 @@ MAX_BACKOFF_SECONDS = 300.0
 #: After this many seconds in one conversion the watchdog is no longer fed, so
 #: systemd restarts a watcher stuck in one file. The next start resumes the file.
 MAX_CONVERSION_SECONDS = 900.0
+
+
+#: Interrupted conversions of one file after which it goes to failed/ instead of being
+#: resumed, so a file that crashes or hangs the converter cannot do so at every start.
+MAX_INTERRUPTIONS = 3
 
 
 class AbandonFile(BaseException):
@@ -81,13 +85,7 @@ class Watcher:
             settings.min_free_bytes,
         )
         self.notifier = Notifier()
-        self.mode = "poll"
-        self.tree: InotifyTree | None = None
-        self.work = WorkFolder(settings.work)
-        self.inbox_identity: tuple[int, int] | None = None
-        self.inbox_missing_logged = False
-        #: Monotonic time the inbox was first found missing, None while it exists.
-        self.inbox_missing_since: float | None = None
+        self.monitor = InboxMonitor(settings, self.tracker)
         self.last_result: LastResult | None = None
         self.stopping = False
         self.stop_requests = 0
@@ -97,7 +95,6 @@ class Watcher:
         self.heartbeat_failed = False
         self.heartbeat_lock = threading.Lock()
         now = time.monotonic()
-        self.next_scan = now
         self.next_heartbeat = now
         self.last_heartbeat = now
         self.next_retention = now
@@ -123,9 +120,9 @@ class Watcher:
                 interrupted,
             )
 
-        self.arm()
+        self.monitor.arm()
         self.queue_leftovers()
-        self.full_scan()
+        self.monitor.full_scan()
         self.sweep_retention()
         self.write_heartbeat()
         self.keepalive.start()
@@ -157,9 +154,7 @@ class Watcher:
         self.notifier.stopping()
         if self.keepalive.thread.is_alive():
             self.keepalive.stop()
-        if self.tree is not None:
-            self.tree.close()
-            self.tree = None
+        self.monitor.close()
         self.write_heartbeat()
         log.info(
             "watcher stopped; %d file(s) left in the inbox, %d in the work folder",
@@ -180,169 +175,11 @@ class Watcher:
         finally:
             self.close()
 
-    # Detection.
-
-    def arm(self) -> None:
-        """Choose inotify or polling for the inbox as it is now, and set up the work folder."""
-        if self.tree is not None:
-            self.tree.close()
-            self.tree = None
-        try:
-            inbox_stat = os.stat(self.inbox)
-        except FileNotFoundError:
-            self.inbox_identity = None
-            return
-        self.inbox_identity = (inbox_stat.st_dev, inbox_stat.st_ino)
-        self.work = WorkFolder(work_root(self.inbox, self.settings.work))
-
-        mount = inbox_mount(self.inbox)
-        where = f"{mount.fs_type} at {mount.mount_point}" if mount else "unknown file system"
-        wanted = self.settings.watch_mode
-        if wanted == "auto":
-            wanted = "poll" if mount is not None and mount.is_remote else "inotify"
-            reason = f"chosen for {where}"
-        else:
-            reason = f"set by FIT_CONVERTER_WATCH_MODE, inbox on {where}"
-        if wanted == "inotify" and mount is not None and mount.is_remote:
-            log.warning(
-                "inotify does not see files that other machines write to %s; "
-                "set FIT_CONVERTER_WATCH_MODE=poll or auto",
-                where,
-            )
-
-        if wanted == "inotify":
-            tree = InotifyTree(self.inbox)
-            try:
-                tree.arm()
-            except OSError as error:
-                tree.close()
-                log.warning("cannot watch %s with inotify (%s); polling", self.inbox, error)
-                wanted = "poll"
-                reason = "inotify failed"
-            else:
-                self.tree = tree
-        self.mode = wanted
-
-        if self.mode == "inotify":
-            log.info(
-                "watching %s with inotify (%s): rescan every %.0f s, stable after %.1f s",
-                self.inbox,
-                reason,
-                self.settings.rescan_seconds,
-                self.settings.stable_seconds,
-            )
-        else:
-            log.info(
-                "watching %s by polling (%s): scan every %.1f s, stable after %.1f s",
-                self.inbox,
-                reason,
-                self.settings.poll_interval,
-                self.settings.stable_seconds,
-            )
-        log.info("CSV to %s; originals to %s", self.settings.outbox, self.settings.archive)
-
-    def check_inbox(self) -> None:
-        """Re-arm when the inbox was deleted, replaced or had a file system mounted on it."""
-        try:
-            inbox_stat = os.stat(self.inbox)
-        except FileNotFoundError:
-            self._recreate_inbox()
-            return
-        was_missing = self.inbox_missing_since is not None
-        self.inbox_missing_since = None
-        identity = (inbox_stat.st_dev, inbox_stat.st_ino)
-        if identity != self.inbox_identity:
-            if self.inbox_identity is not None:
-                log.warning("inbox %s was replaced or remounted: watching it again", self.inbox)
-            elif was_missing:
-                log.warning("inbox %s is back: watching it again", self.inbox)
-            self.inbox_missing_logged = False
-            self.arm()
-            self.full_scan()
-
-    def _recreate_inbox(self) -> None:
-        """Create a missing inbox again, one poll interval after it went missing.
-
-        The wait lets a user who renames the inbox away and creates a new one
-        (``mv inbox inbox.old && mkdir inbox``) do so without meeting ours.
-        """
-        if self.tree is not None:
-            self.tree.close()
-            self.tree = None
-        self.inbox_identity = None
-        now = time.monotonic()
-        if self.inbox_missing_since is None:
-            self.inbox_missing_since = now
-            log.warning(
-                "inbox %s is missing; creating it again in %.1f s unless it comes back",
-                self.inbox,
-                self.settings.poll_interval,
-            )
-        if now - self.inbox_missing_since < self.settings.poll_interval:
-            return
-        try:
-            self.inbox.mkdir()
-        except FileNotFoundError:
-            if not self.inbox_missing_logged:
-                self.inbox_missing_logged = True
-                log.error(
-                    "inbox %s is missing and so is its parent folder (an unmounted share?);"
-                    " waiting for it to come back",
-                    self.inbox,
-                )
-            return
-        except FileExistsError:
-            self.check_inbox()
-            return
-        log.warning("inbox %s was deleted: created it again", self.inbox)
-        self.inbox_missing_since = None
-        self.check_inbox()
-
-    def full_scan(self) -> None:
-        """Stat every file in the inbox tree and forget candidates that are gone."""
-        now = time.monotonic()
-        present: set[PurePosixPath] = set()
-        if self.inbox_identity is not None:
-            for relative, stat in scan_tree(self.inbox):
-                present.add(relative)
-                self.tracker.observe(relative, stat, now)
-        self.tracker.keep_only(present)
-        interval = (
-            self.settings.poll_interval if self.mode == "poll" else self.settings.rescan_seconds
-        )
-        self.next_scan = now + interval
-
-    def handle_events(self, batch: EventBatch) -> None:
-        """Update the candidates from a batch of inotify events."""
-        if batch.inbox_gone:
-            self.check_inbox()
-            return
-        if batch.overflow:
-            self.full_scan()
-            return
-        now = time.monotonic()
-        for folder in sorted(batch.folders_to_scan):
-            for relative, stat in scan_tree(self.inbox, folder):
-                self.tracker.observe(relative, stat, now)
-        for relative in sorted(batch.touched):
-            try:
-                stat = os.lstat(self.inbox / relative)
-            except FileNotFoundError:
-                self.tracker.forget(relative)
-                continue
-            if stat_module.S_ISREG(stat.st_mode):
-                self.tracker.observe(relative, stat, now)
-
     # Intake.
 
     def step(self) -> None:
         """Run one round: check the inbox, read events, scan if due, take ready files."""
-        self.check_inbox()
-        if self.tree is not None:
-            self.handle_events(self.tree.read())
-        if time.monotonic() >= self.next_scan:
-            self.full_scan()
-
+        self.monitor.step()
         if not self.space.check():
             self.process_in_flight()
             self.take_ready_files()
@@ -407,20 +244,20 @@ class Watcher:
         attempt tells.
         """
         try:
-            return self.work.claim(self.inbox, relative)
+            return self.monitor.work.claim(self.inbox, relative)
         except OSError as error:
             inside = self.inbox / INBOX_WORK_NAME
-            if error.errno != errno.EXDEV or self.work.root == inside:
+            if error.errno != errno.EXDEV or self.monitor.work.root == inside:
                 raise
         inside.mkdir(exist_ok=True)
         log.info(
             "cannot rename from %s into %s (another mount): claiming files into %s",
             self.inbox,
-            self.work.root,
+            self.monitor.work.root,
             inside,
         )
-        self.work = WorkFolder(inside)
-        return self.work.claim(self.inbox, relative)
+        self.monitor.work = WorkFolder(inside)
+        return self.monitor.work.claim(self.inbox, relative)
 
     def _postpone(self, candidate: Candidate, reason: str) -> None:
         """Try a file again later, backing off up to MAX_BACKOFF_SECONDS; it stays put."""
@@ -437,7 +274,7 @@ class Watcher:
         Both are read because the inbox may have moved to or from another file system
         since the last run, which switches the work folder.
         """
-        roots = {self.settings.work, self.inbox / INBOX_WORK_NAME, self.work.root}
+        roots = {self.settings.work, self.inbox / INBOX_WORK_NAME, self.monitor.work.root}
         claims = [claim for root in sorted(roots) for claim in WorkFolder(root).leftovers()]
         for claim in claims:
             try:
@@ -451,7 +288,18 @@ class Watcher:
                 digest[:12] if digest else "unknown",
                 claim.claim_folder,
             )
-            self.in_flight[claim.path] = InFlight(claim, digest)
+            item = InFlight(claim, digest)
+            self.in_flight[claim.path] = item
+
+            entry = self.ledger.find_unfinished(digest, "inbox") if digest else None
+            if entry is not None and entry.interruptions >= MAX_INTERRUPTIONS:
+                self.set_aside(
+                    item,
+                    reason=f"the watcher stopped {entry.interruptions} times while converting"
+                    " this file (a crash, kill -9 or power cut)",
+                    hint="If this file stops the converter again, report it as a bug with the "
+                    "file attached. Moving it back into the inbox tries again.",
+                )
 
     def convert(self, item: InFlight) -> None:
         """Hand one claimed file to ``process_file`` and record what became of it."""
@@ -468,7 +316,8 @@ class Watcher:
                 skip_duplicates=True,
                 resume=True,
             )
-        except OSError as error:
+        except (OSError, sqlite3.OperationalError) as error:
+            # sqlite3.OperationalError: the ledger was locked or its disk failed.
             self.transient_failure(item, error)
             return
         except AbandonFile:
@@ -480,18 +329,29 @@ class Watcher:
                 claim.claim_folder,
             )
             return
+        except Exception as error:
+            # A bug, not the file's fault alone. Setting the file aside keeps it from
+            # stopping the watcher at every start.
+            log.exception("unexpected error while converting %s", claim.relative)
+            self.set_aside(
+                item,
+                reason=f"unexpected error in fit-converter ({describe(error)})",
+                hint="This is a bug in fit-converter. Please report it with this file; "
+                "moving the file back into the inbox tries again.",
+            )
+            return
         finally:
             self.converting_since = None
 
         del self.in_flight[claim.path]
-        self.work.release(claim)
+        self.monitor.work.release(claim)
         self.last_result = LastResult(str(claim.relative), outcome.status, utc_now())
 
-    def transient_failure(self, item: InFlight, error: OSError) -> None:
-        """Retry after a transient error with backoff, or give up after the retries."""
+    def transient_failure(self, item: InFlight, error: Exception) -> None:
+        """Retry after a transient error with backoff, or set the file aside after the retries."""
         claim = item.claim
         short = (item.sha256 or "unknown")[:12]
-        if is_disk_full(error):
+        if isinstance(error, OSError) and is_disk_full(error):
             self.space.disk_full(error)
             item.retry_after = 0.0
             log.warning(
@@ -517,14 +377,25 @@ class Watcher:
             )
             return
 
+        self.set_aside(
+            item,
+            reason=f"{describe(error)}, still failing after {item.attempts} attempts",
+            hint="Fix the cause (free space, permissions or the network share of the outbox "
+            "and archive), then move this file back into the inbox.",
+        )
+
+    def set_aside(self, item: InFlight, *, reason: str, hint: str) -> None:
+        """Move a claimed file to ``failed/`` with a note, and record it as failed."""
+        claim = item.claim
+        short = (item.sha256 or "unknown")[:12]
         try:
-            stored = fail_after_retries(
+            stored = set_aside(
                 claim.path,
                 self.settings,
                 folder=claim.folder,
                 name=claim.relative.name,
-                error=error,
-                attempts=item.attempts,
+                reason=reason,
+                hint=hint,
                 sha256=item.sha256,
             )
         except OSError as move_error:
@@ -540,27 +411,18 @@ class Watcher:
             )
             return
 
-        self._record_failure(item, stored, f"{error} (after {item.attempts} attempts)")
-        log.error(
-            "failed %s (sha256 %s): %s, after %d attempts; moved to %s",
-            claim.relative,
-            short,
-            error,
-            item.attempts,
-            stored,
-        )
-        del self.in_flight[claim.path]
-        self.work.release(claim)
-        self.last_result = LastResult(str(claim.relative), "failed", utc_now())
-
-    def _record_failure(self, item: InFlight, stored: Path, error: str) -> None:
         digest = item.sha256 or ""
         entry = self.ledger.find_unfinished(digest, "inbox") if digest else None
         if entry is None:
-            entry_id = self.ledger.start(digest, "inbox", str(item.claim.relative))
+            entry_id = self.ledger.start(digest, "inbox", str(claim.relative))
         else:
             entry_id = entry.id
-        self.ledger.finish(entry_id, status="failed", stored_input=str(stored), error=error)
+        self.ledger.finish(entry_id, status="failed", stored_input=str(stored), error=reason)
+        log.error("failed %s (sha256 %s): %s; moved to %s", claim.relative, short, reason, stored)
+
+        del self.in_flight[claim.path]
+        self.monitor.work.release(claim)
+        self.last_result = LastResult(str(claim.relative), "failed", utc_now())
 
     # Waiting and reporting.
 
@@ -576,8 +438,8 @@ class Watcher:
     def wait(self) -> None:
         """Sleep until an inotify event, a signal or the next deadline."""
         now = time.monotonic()
-        deadlines = [self.next_scan, self.next_heartbeat, self.next_retention]
-        if self.space.paused or self.inbox_identity is None:
+        deadlines = [self.monitor.next_scan, self.next_heartbeat, self.next_retention]
+        if self.space.paused or self.monitor.inbox_identity is None:
             deadlines.append(now + self.settings.poll_interval)
         else:
             next_check = self.tracker.next_check(now)
@@ -590,15 +452,15 @@ class Watcher:
 
         poller = select.poll()
         poller.register(self._wakeup_read, select.POLLIN)
-        if self.tree is not None:
-            poller.register(self.tree.fileno(), select.POLLIN)
+        if self.monitor.tree is not None:
+            poller.register(self.monitor.tree.fileno(), select.POLLIN)
         poller.poll(timeout * 1000 + 1)
         with contextlib.suppress(BlockingIOError):
             os.read(self._wakeup_read, 512)
 
     def status_text(self) -> str:
         """Return the STATUS= line: mode, pending count, pause and the last result."""
-        text = f"{self.mode}: {len(self.tracker) + len(self.in_flight)} pending"
+        text = f"{self.monitor.mode}: {len(self.tracker) + len(self.in_flight)} pending"
         if self.space.paused:
             text += ", paused for low disk space"
         if self.last_result is not None:
@@ -632,7 +494,7 @@ class Watcher:
             try:
                 write_heartbeat(
                     self.settings.heartbeat_path,
-                    mode=self.mode,
+                    mode=self.monitor.mode,
                     pending=len(self.tracker) + len(self.in_flight),
                     paused=self.space.paused,
                     last_result=self.last_result,
@@ -651,6 +513,14 @@ class Watcher:
         self.next_retention = time.monotonic() + retention.SWEEP_SECONDS
         retention.sweep(self.settings.archive, self.settings.archive_days)
         retention.sweep(self.settings.failed, self.settings.failed_days)
+
+
+def describe(error: BaseException) -> str:
+    """Return an error as one line: the OSError text and file name, or type and message."""
+    if isinstance(error, OSError) and error.strerror:
+        where = f" ({error.filename})" if error.filename else ""
+        return f"{error.strerror}{where}"
+    return f"{type(error).__name__}: {error}"
 
 
 class Keepalive:
