@@ -67,31 +67,31 @@ class InboxMonitor:
 
         mount = inbox_mount(self.inbox)
         where = f"{mount.fs_type} at {mount.mount_point}" if mount else "unknown file system"
-        wanted = self.settings.watch_mode
-        if wanted == "auto":
-            wanted = "poll" if mount is not None and mount.is_remote else "inotify"
+        chosen = self.settings.watch_mode
+        if chosen == "auto":
+            chosen = "poll" if mount is not None and mount.is_remote else "inotify"
             reason = f"chosen for {where}"
         else:
             reason = f"set by FIT_CONVERTER_WATCH_MODE, inbox on {where}"
-        if wanted == "inotify" and mount is not None and mount.is_remote:
+        if chosen == "inotify" and mount is not None and mount.is_remote:
             log.warning(
                 "inotify does not see files that other machines write to %s; "
                 "set FIT_CONVERTER_WATCH_MODE=poll or auto",
                 where,
             )
 
-        if wanted == "inotify":
+        if chosen == "inotify":
             tree = InotifyTree(self.inbox)
             try:
                 tree.arm()
             except OSError as error:
                 tree.close()
                 log.warning("cannot watch %s with inotify (%s); polling", self.inbox, error)
-                wanted = "poll"
+                chosen = "poll"
                 reason = "inotify failed"
             else:
                 self.tree = tree
-        self.mode = wanted
+        self.mode = chosen
 
         if self.mode == "inotify":
             log.info(

@@ -240,8 +240,8 @@ class Watcher:
         """Claim a file, switching to the work folder inside the inbox on EXDEV.
 
         A bind mount (a container volume, for one) shares the device number of the
-        file system below it, yet rename() across it fails with EXDEV, so only the
-        attempt tells.
+        file system below it, yet rename() across it fails with EXDEV, so only trying
+        the rename shows it.
         """
         try:
             return self.monitor.work.claim(self.inbox, relative)
