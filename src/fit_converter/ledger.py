@@ -7,6 +7,7 @@ import json
 import os
 import sqlite3
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -77,12 +78,16 @@ class Ledger:
     Each thread keeps one connection open. Closing the last connection to a WAL
     database checkpoints it, which cost more than the conversion of a small file when
     every call opened and closed its own. A connection inherited through ``fork`` is
-    never used: the child opens its own.
+    never used: the child opens its own. ``close`` or garbage collection of the Ledger
+    closes them all (Python 3.13 warns about a connection collected while open).
     """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._local = threading.local()
+        self._connections: list[tuple[int, sqlite3.Connection]] = []
+        self._lock = threading.Lock()
+        self._finalizer = weakref.finalize(self, _close_all, self._connections, self._lock)
         path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as connection:
             connection.executescript(SCHEMA)
@@ -92,11 +97,20 @@ class Ledger:
         cached: tuple[int, sqlite3.Connection] | None = getattr(self._local, "connection", None)
         if cached is not None and cached[0] == os.getpid():
             return cached[1]
-        connection = sqlite3.connect(self.path, timeout=30)
+        # check_same_thread=False only so that ``close`` may run in any thread; each
+        # connection is still used by the one thread that opened it.
+        connection = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
         connection.row_factory = sqlite3.Row
         connection.execute("PRAGMA journal_mode=WAL")
         self._local.connection = (os.getpid(), connection)
+        with self._lock:
+            self._connections.append((os.getpid(), connection))
         return connection
+
+    def close(self) -> None:
+        """Close every connection this Ledger opened; later calls open new ones."""
+        _close_all(self._connections, self._lock)
+        self._local = threading.local()
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -232,6 +246,19 @@ class Ledger:
                 (_now(), source),
             )
             return cursor.rowcount
+
+
+def _close_all(connections: list[tuple[int, sqlite3.Connection]], lock: threading.Lock) -> None:
+    """Close the connections this process opened; drop those inherited through fork.
+
+    SQLite forbids using a connection in a forked child, and closing one there could
+    checkpoint the database under the parent, so the child leaves them alone.
+    """
+    with lock:
+        for pid, connection in connections:
+            if pid == os.getpid():
+                connection.close()
+        connections.clear()
 
 
 def _migrate(connection: sqlite3.Connection) -> None:

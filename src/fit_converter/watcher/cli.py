@@ -142,7 +142,11 @@ def main(argv: list[str] | None = None) -> int:
                 lock_path,
             )
             return 1
-        watcher = Watcher(settings, Ledger(settings.ledger_path), oneshot=args.oneshot)
+        ledger = Ledger(settings.ledger_path)
+        watcher = Watcher(settings, ledger, oneshot=args.oneshot)
         watcher.install_signal_handlers()
-        watcher.run()
+        try:
+            watcher.run()
+        finally:
+            ledger.close()
     return 0
