@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sqlite3
 import time
@@ -13,6 +14,7 @@ from fit_builder import build_fit
 from fit_converter.config import Settings, load_settings
 from fit_converter.errors import ConfigError
 from fit_converter.files import free_stem, remove_abandoned_parts
+from fit_converter.intake import process_file
 from fit_converter.ledger import Ledger
 from fit_converter.watcher.detect import EventBatch
 from fit_converter.watcher.mounts import mount_of, parse_mountinfo
@@ -256,3 +258,26 @@ def test_watcher_settings_rejected(tmp_path: Path, variable: str, value: str) ->
         load_settings(watcher_env(tmp_path, **{variable: value}))
     assert variable in str(caught.value)
     assert repr(value) in str(caught.value)
+
+
+def test_resume_keeps_to_own_folder(settings: Settings) -> None:
+    ledger = Ledger(settings.ledger_path)
+    content = build_fit(10)
+    digest = hashlib.sha256(content).hexdigest()
+    ledger.start(digest, "inbox", "alice/ride.fit", output_stem="alice/ride")
+    ledger.interrupt_running("inbox")
+    (settings.outbox / "bob").mkdir()
+    (settings.outbox / "bob" / "ride.csv").write_text("someone else's CSV\n")
+    dropped = settings.inbox / "ride.fit"
+    dropped.write_bytes(content)
+
+    outcome = process_file(dropped, settings, ledger, source="inbox", folder="bob/", resume=True)
+
+    assert outcome.status == "converted"
+    assert (settings.outbox / "bob" / "ride.csv").read_text() == "someone else's CSV\n"
+    assert (settings.outbox / "bob" / "ride (1).csv").exists()
+    assert (settings.archive / "bob" / "ride.fit").exists()
+    entry = ledger.get(outcome.entry_id)
+    assert entry is not None
+    assert entry.output_stem == "bob/ride (1)"
+    assert entry.original_name == "bob/ride.fit"

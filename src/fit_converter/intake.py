@@ -72,10 +72,20 @@ def _relative(folder: str, name: str) -> str:
     return str(PurePosixPath(folder, name)) if folder else name
 
 
-def _check_folder(folder: str) -> None:
-    parts = PurePosixPath(folder).parts
-    if PurePosixPath(folder).is_absolute() or ".." in parts:
+def _stem_folder(output_stem: str | None) -> str | None:
+    """Return the subfolder part of a ledger output stem, "" for the outbox itself."""
+    if output_stem is None:
+        return None
+    parent = str(PurePosixPath(output_stem).parent)
+    return "" if parent == "." else parent
+
+
+def _check_folder(folder: str) -> str:
+    """Return ``folder`` normalized ("" for none); raise ValueError if it leaves the tree."""
+    path = PurePosixPath(folder)
+    if path.is_absolute() or ".." in path.parts:
         raise ValueError(f"folder must be relative and without '..', got {folder!r}")
+    return "" if str(path) == "." else str(path)
 
 
 def process_file(
@@ -102,7 +112,7 @@ def process_file(
     OSError escapes so the caller can retry transient failures; the input then stays
     where it was and the entry is marked "interrupted".
     """
-    _check_folder(folder)
+    folder = _check_folder(folder)
     display_name = name or path.name
     relative_name = _relative(folder, display_name)
     digest = sha256_of(path)
@@ -116,6 +126,10 @@ def process_file(
 
     outbox = settings.outbox / folder
     unfinished = ledger.find_unfinished(digest, source) if resume else None
+    # Another subfolder's stem is not reserved in this one, so reusing it could
+    # overwrite an unrelated CSV there.
+    if unfinished is not None and _stem_folder(unfinished.output_stem) != folder:
+        unfinished = None
     if unfinished is not None and unfinished.output_stem:
         entry_id = unfinished.id
         output_stem = unfinished.output_stem
@@ -207,7 +221,7 @@ def set_aside(
     sha256: str | None = None,
 ) -> Path:
     """Move a file that cannot be converted now to ``failed/`` with an error note."""
-    _check_folder(folder)
+    folder = _check_folder(folder)
     stored = move_without_overwrite(path, settings.failed / folder, name)
     write_error_note(stored, name=_relative(folder, name), reason=reason, hint=hint, sha256=sha256)
     return stored
