@@ -21,6 +21,7 @@ from fit_converter.watcher.mounts import mount_of, parse_mountinfo
 from fit_converter.watcher.names import is_ignored_file, is_ignored_folder
 from fit_converter.watcher.retention import sweep
 from fit_converter.watcher.service import Watcher
+from fit_converter.watcher.systemd import Notifier
 
 MOUNTINFO = """\
 22 1 8:2 / / rw,relatime shared:1 - ext4 /dev/sda2 rw
@@ -281,3 +282,26 @@ def test_resume_keeps_to_own_folder(settings: Settings) -> None:
     assert entry is not None
     assert entry.output_stem == "bob/ride (1)"
     assert entry.original_name == "bob/ride.fit"
+
+
+@pytest.mark.parametrize(
+    ("usec", "pid", "interval"),
+    [
+        ("60000000", None, 30.0),
+        ("60000000", "self", 30.0),
+        ("60000000", "1", None),
+        ("0", None, None),
+        ("soon", None, None),
+        (None, None, None),
+    ],
+)
+def test_watchdog_interval_from_env(
+    monkeypatch: pytest.MonkeyPatch, usec: str | None, pid: str | None, interval: float | None
+) -> None:
+    monkeypatch.delenv("NOTIFY_SOCKET", raising=False)
+    for name, value in (("WATCHDOG_USEC", usec), ("WATCHDOG_PID", pid)):
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, str(os.getpid()) if value == "self" else value)
+    assert Notifier().watchdog_interval == interval
