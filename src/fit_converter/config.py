@@ -33,6 +33,13 @@ VARIABLES: dict[str, str] = {
     "FIT_CONVERTER_RETRIES": "retries of a transient failure before a file goes to failed/",
     "FIT_CONVERTER_MAX_UPLOAD_MB": "largest accepted upload in MiB",
     "FIT_CONVERTER_MIN_FREE_MB": "free space (MiB) below which intake pauses",
+    "FIT_CONVERTER_STABLE_SECONDS": "seconds a file's size and mtime must hold still before intake",
+    "FIT_CONVERTER_INCOMPLETE_SECONDS": "seconds a FIT file shorter than its header declares "
+    "must hold still before it is converted as far as readable",
+    "FIT_CONVERTER_RESCAN_SECONDS": "seconds between full inbox rescans in inotify mode",
+    "FIT_CONVERTER_WATCH_MODE": "auto, inotify or poll: how the watcher detects new files",
+    "FIT_CONVERTER_ARCHIVE_DAYS": "days to keep originals in archive/ (0 keeps them forever)",
+    "FIT_CONVERTER_FAILED_DAYS": "days to keep files in failed/ (0 keeps them forever)",
     "FLASK_SECRET_KEY": "key that signs the web app's session cookies",
     "FIT_CONVERTER_ZIP_MAX_FILES": "most entries a .zip upload may contain",
     "FIT_CONVERTER_ZIP_MAX_MB": "largest total uncompressed size of a .zip upload in MiB",
@@ -46,6 +53,10 @@ DEFAULT_MIN_FREE_MB = 100
 DEFAULT_ZIP_MAX_FILES = 5000
 DEFAULT_ZIP_MAX_MB = 2048
 DEFAULT_SESSION_HOURS = 12
+DEFAULT_STABLE_SECONDS = 2.0
+DEFAULT_INCOMPLETE_SECONDS = 300.0
+DEFAULT_RESCAN_SECONDS = 300.0
+WATCH_MODES = ("auto", "inotify", "poll")
 
 log = logging.getLogger("fit_converter.config")
 
@@ -69,6 +80,12 @@ class Settings:
     zip_max_files: int = DEFAULT_ZIP_MAX_FILES
     zip_max_bytes: int = DEFAULT_ZIP_MAX_MB * 1024 * 1024
     session_hours: int = DEFAULT_SESSION_HOURS
+    stable_seconds: float = DEFAULT_STABLE_SECONDS
+    incomplete_seconds: float = DEFAULT_INCOMPLETE_SECONDS
+    rescan_seconds: float = DEFAULT_RESCAN_SECONDS
+    watch_mode: str = "auto"
+    archive_days: int = 0
+    failed_days: int = 0
 
     @property
     def archive(self) -> Path:
@@ -250,4 +267,14 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         * 1024
         * 1024,
         session_hours=_int_at_least(env, "FIT_CONVERTER_SESSION_HOURS", DEFAULT_SESSION_HOURS, 1),
+        stable_seconds=_positive_float(env, "FIT_CONVERTER_STABLE_SECONDS", DEFAULT_STABLE_SECONDS),
+        incomplete_seconds=_positive_float(
+            env, "FIT_CONVERTER_INCOMPLETE_SECONDS", DEFAULT_INCOMPLETE_SECONDS
+        ),
+        rescan_seconds=_positive_float(env, "FIT_CONVERTER_RESCAN_SECONDS", DEFAULT_RESCAN_SECONDS),
+        watch_mode=_choice(
+            env, "FIT_CONVERTER_WATCH_MODE", tuple(mode.upper() for mode in WATCH_MODES), "AUTO"
+        ).lower(),
+        archive_days=_int_at_least(env, "FIT_CONVERTER_ARCHIVE_DAYS", 0, 0),
+        failed_days=_int_at_least(env, "FIT_CONVERTER_FAILED_DAYS", 0, 0),
     )

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import sqlite3
+import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,6 +32,19 @@ CREATE TABLE IF NOT EXISTS conversions (
 CREATE INDEX IF NOT EXISTS conversions_sha256 ON conversions (sha256);
 """
 
+#: Columns added after the first schema, as (name, SQL type). ``_migrate`` adds the
+#: missing ones, so an old ledger opens without losing its history.
+ADDED_COLUMNS = (
+    # Output path without ".csv", relative to the outbox, chosen before converting, so
+    # a conversion resumed after a crash rewrites the same files instead of new ones.
+    ("output_stem", "TEXT"),
+    # Id of the converted entry with the same SHA-256, for status "duplicate".
+    ("duplicate_of", "INTEGER"),
+    # How often the process stopped while this entry was "running" (crash, kill -9),
+    # so a file that kills the converter every time is set aside instead of retried.
+    ("interruptions", "INTEGER NOT NULL DEFAULT 0"),
+)
+
 
 @dataclass(frozen=True)
 class Entry:
@@ -47,6 +63,9 @@ class Entry:
     warnings: list[str]
     stored_input: str | None
     error: str | None
+    output_stem: str | None = None
+    duplicate_of: int | None = None
+    interruptions: int = 0
 
 
 def _now() -> str:
@@ -54,32 +73,61 @@ def _now() -> str:
 
 
 class Ledger:
-    """Open the ledger at ``path``; each call uses its own short connection."""
+    """Open the ledger at ``path``; each call runs in its own transaction.
+
+    Each thread keeps one connection open. Closing the last connection to a WAL
+    database checkpoints it, which cost more than the conversion of a small file when
+    every call opened and closed its own. A connection inherited through ``fork`` is
+    never used: the child opens its own. ``close`` or garbage collection of the Ledger
+    closes them all (Python 3.13 warns about a connection collected while open).
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._local = threading.local()
+        self._connections: list[tuple[int, sqlite3.Connection]] = []
+        self._lock = threading.Lock()
+        self._finalizer = weakref.finalize(self, _close_all, self._connections, self._lock)
         path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as connection:
             connection.executescript(SCHEMA)
+            _migrate(connection)
+
+    def _connection(self) -> sqlite3.Connection:
+        cached: tuple[int, sqlite3.Connection] | None = getattr(self._local, "connection", None)
+        if cached is not None and cached[0] == os.getpid():
+            return cached[1]
+        # check_same_thread=False only so that ``close`` may run in any thread; each
+        # connection is still used by the one thread that opened it.
+        connection = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
+        connection.row_factory = sqlite3.Row
+        connection.execute("PRAGMA journal_mode=WAL")
+        self._local.connection = (os.getpid(), connection)
+        with self._lock:
+            self._connections.append((os.getpid(), connection))
+        return connection
+
+    def close(self) -> None:
+        """Close every connection this Ledger opened; later calls open new ones."""
+        _close_all(self._connections, self._lock)
+        self._local = threading.local()
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        connection = sqlite3.connect(self.path, timeout=30)
-        connection.row_factory = sqlite3.Row
-        try:
-            connection.execute("PRAGMA journal_mode=WAL")
-            with connection:
-                yield connection
-        finally:
-            connection.close()
+        connection = self._connection()
+        with connection:
+            yield connection
 
-    def start(self, sha256: str, source: str, original_name: str) -> int:
+    def start(
+        self, sha256: str, source: str, original_name: str, *, output_stem: str | None = None
+    ) -> int:
         """Record a conversion as started and return its id."""
         with self._connect() as connection:
             cursor = connection.execute(
-                "INSERT INTO conversions (sha256, source, original_name, status, created_at)"
-                " VALUES (?, ?, ?, 'running', ?)",
-                (sha256, source, original_name, _now()),
+                "INSERT INTO conversions"
+                " (sha256, source, original_name, status, created_at, output_stem)"
+                " VALUES (?, ?, ?, 'running', ?, ?)",
+                (sha256, source, original_name, _now(), output_stem),
             )
             assert cursor.lastrowid is not None
             return cursor.lastrowid
@@ -160,6 +208,101 @@ class Ledger:
         with self._connect() as connection:
             cursor = connection.execute("DELETE FROM conversions WHERE id = ?", (entry_id,))
         return cursor.rowcount > 0
+    def find_converted(self, sha256: str) -> Entry | None:
+        """Return the oldest entry that converted content with this SHA-256, if any."""
+        with self._connect() as connection:
+            row = connection.execute(
+                "SELECT * FROM conversions WHERE sha256 = ? AND status = 'converted'"
+                " ORDER BY id LIMIT 1",
+                (sha256,),
+            ).fetchone()
+        return _entry(row) if row else None
+
+    def find_unfinished(self, sha256: str, source: str) -> Entry | None:
+        """Return the newest "running" or "interrupted" entry for this content and source."""
+        with self._connect() as connection:
+            row = connection.execute(
+                "SELECT * FROM conversions WHERE sha256 = ? AND source = ?"
+                " AND status IN ('running', 'interrupted') ORDER BY id DESC LIMIT 1",
+                (sha256, source),
+            ).fetchone()
+        return _entry(row) if row else None
+
+    def output_stems_in_use(self) -> set[str]:
+        """Return the output stems of entries still "running" or "interrupted"."""
+        with self._connect() as connection:
+            rows = connection.execute(
+                "SELECT output_stem FROM conversions"
+                " WHERE status IN ('running', 'interrupted') AND output_stem IS NOT NULL"
+            ).fetchall()
+        return {str(row[0]) for row in rows}
+
+    def resume(self, entry_id: int) -> None:
+        """Mark an unfinished entry as "running" again before its conversion is retried."""
+        with self._connect() as connection:
+            connection.execute(
+                "UPDATE conversions SET status = 'running', finished_at = NULL, error = NULL"
+                " WHERE id = ?",
+                (entry_id,),
+            )
+
+    def record_duplicate(
+        self, sha256: str, source: str, original_name: str, *, duplicate_of: int, stored_input: str
+    ) -> int:
+        """Record content that was converted before as a finished "duplicate" entry."""
+        now = _now()
+        with self._connect() as connection:
+            cursor = connection.execute(
+                "INSERT INTO conversions (sha256, source, original_name, status, created_at,"
+                " finished_at, stored_input, duplicate_of)"
+                " VALUES (?, ?, ?, 'duplicate', ?, ?, ?, ?)",
+                (sha256, source, original_name, now, now, stored_input, duplicate_of),
+            )
+            assert cursor.lastrowid is not None
+            return cursor.lastrowid
+
+    def interrupt_running(self, source: str) -> int:
+        """Mark every "running" entry of ``source`` as "interrupted"; return how many.
+
+        Only the single process that owns ``source`` may call this, at start, because a
+        "running" entry of another live process would be marked by mistake.
+        """
+        with self._connect() as connection:
+            cursor = connection.execute(
+                "UPDATE conversions SET status = 'interrupted', finished_at = ?,"
+                " error = 'the process stopped before the conversion finished',"
+                " interruptions = interruptions + 1"
+                " WHERE status = 'running' AND source = ?",
+                (_now(), source),
+            )
+            return cursor.rowcount
+
+
+def _close_all(connections: list[tuple[int, sqlite3.Connection]], lock: threading.Lock) -> None:
+    """Close the connections this process opened; drop those inherited through fork.
+
+    SQLite forbids using a connection in a forked child, and closing one there could
+    checkpoint the database under the parent, so the child leaves them alone.
+    """
+    with lock:
+        for pid, connection in connections:
+            if pid == os.getpid():
+                connection.close()
+        connections.clear()
+
+
+def _migrate(connection: sqlite3.Connection) -> None:
+    """Add the columns of ``ADDED_COLUMNS`` that an older ledger lacks."""
+    present = {str(row[1]) for row in connection.execute("PRAGMA table_info(conversions)")}
+    for name, sql_type in ADDED_COLUMNS:
+        if name in present:
+            continue
+        try:
+            connection.execute(f"ALTER TABLE conversions ADD COLUMN {name} {sql_type}")
+        except sqlite3.OperationalError as error:
+            # Another process opening the ledger at the same moment added it first.
+            if "duplicate column" not in str(error):
+                raise
 
 
 def _entry(row: sqlite3.Row) -> Entry:

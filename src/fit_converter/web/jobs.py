@@ -70,12 +70,14 @@ class ReservedLedger(Ledger):
         super().__init__(path)
         self.entry_id = entry_id
 
-    def start(self, sha256: str, source: str, original_name: str) -> int:
+    def start(
+        self, sha256: str, source: str, original_name: str, *, output_stem: str | None = None
+    ) -> int:
         with self._connect() as connection:
             connection.execute(
                 "UPDATE conversions SET sha256 = ?, source = ?, original_name = ?,"
-                " status = 'running' WHERE id = ?",
-                (sha256, source, original_name, self.entry_id),
+                " status = 'running', output_stem = ? WHERE id = ?",
+                (sha256, source, original_name, output_stem, self.entry_id),
             )
         return self.entry_id
 
