@@ -15,10 +15,9 @@ from typing import Any
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 
-from fit_converter import __version__
 from fit_converter.config import LOG_LEVELS, load_settings
 from fit_converter.errors import ConfigError
-from fit_converter.logs import setup_logging
+from fit_converter.logs import log_startup, setup_logging
 from fit_converter.web import create_app
 from fit_converter.web.gunicorn_config import DEFAULT_THREADS, gunicorn_options
 
@@ -75,13 +74,8 @@ def main(argv: list[str] | None = None) -> int:
         level, logs_dir=settings.logs_dir if settings.log_to_file else None, service="app"
     )
 
-    log.info(
-        "fit-converter %s web app at http://%s:%d/ (inbox %s, outbox %s)",
-        __version__,
-        args.host,
-        args.port,
-        settings.inbox,
-        settings.outbox,
+    log_startup(
+        log, settings, service="web app", extra=[f"URL http://{args.host}:{args.port}/"]
     )
     options = gunicorn_options(args.host, args.port, args.threads, level)
     GunicornServer(lambda: create_app(settings), options).run()

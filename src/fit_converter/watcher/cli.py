@@ -11,11 +11,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from fit_converter import __version__
 from fit_converter.config import LOG_LEVELS, WATCH_MODES, load_settings
 from fit_converter.errors import ConfigError
 from fit_converter.ledger import Ledger
-from fit_converter.logs import setup_logging
+from fit_converter.logs import log_startup, setup_logging
 from fit_converter.watcher.service import Watcher
 
 log = logging.getLogger("fit_converter.watcher")
@@ -131,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         logs_dir=settings.logs_dir if settings.log_to_file else None,
         service="watcher",
     )
-    log.info("fit-converter %s watcher starting (pid %d)", __version__, os.getpid())
+    log_startup(log, settings, service="watcher")
     lock_path = settings.state_dir / "watcher.lock"
     with single_instance(lock_path) as acquired:
         if not acquired:
