@@ -67,6 +67,10 @@ class FitDecoder:
         self.field_names: dict[str, dict[str, None]] = {}
         #: Developer field name -> units, from the field descriptions.
         self.dev_units: dict[str, str | None] = {}
+        #: Developer field name -> FIT base type number, from the field descriptions.
+        self.dev_base_types: dict[str, int] = {}
+        #: Output names whose values may be tuples, per message name.
+        self.array_names: dict[str, set[str]] = {}
         #: Number of FIT files read from ``data`` (more than one when chained).
         self.file_count = 0
         #: Bytes of data messages and definitions read, for estimating lost messages.
@@ -78,11 +82,14 @@ class FitDecoder:
             raise error
         self.problems.append(error)
 
-    def messages(self, skip: frozenset[int] = frozenset()) -> Iterator[Message]:
+    def messages(
+        self, skip: frozenset[int] = frozenset(), only: frozenset[int] | None = None
+    ) -> Iterator[Message]:
         """Yield (name, values) of every data message, in file order.
 
-        Data messages whose global message number is in ``skip`` are not decoded (their
-        timestamps are still tracked for compressed-timestamp headers) and not yielded.
+        Data messages whose global message number is in ``skip``, or not in ``only``
+        when given, are not decoded and not yielded. Their timestamps are still tracked
+        for compressed-timestamp headers, and field descriptions are always decoded.
         Each call starts again from the first byte and resets ``problems``.
         """
         self.problems = []
@@ -101,7 +108,9 @@ class FitDecoder:
             body_end = position + header_size + data_size
             truncated = body_end + 2 > size
             self.bytes_read = position + header_size
-            yield from self._read_body(position + header_size, min(body_end, size), skip, truncated)
+            yield from self._read_body(
+                position + header_size, min(body_end, size), skip, only, truncated
+            )
 
             if truncated:
                 self._problem(
@@ -218,6 +227,8 @@ class FitDecoder:
             state.accumulators[key_pair] = 0
         names = self.field_names.setdefault(definition.name, {})
         names.update(dict.fromkeys(definition.field_names))
+        if definition.array_names:
+            self.array_names.setdefault(definition.name, set()).update(definition.array_names)
         for dev_key in definition.dev_keys:
             description = state.dev_fields.get(dev_key)
             dev_name = description[0] if description else f"field_{dev_key[1]}"
@@ -226,7 +237,12 @@ class FitDecoder:
         return end
 
     def _read_body(
-        self, start: int, limit: int, skip: frozenset[int], truncated: bool
+        self,
+        start: int,
+        limit: int,
+        skip: frozenset[int],
+        only: frozenset[int] | None,
+        truncated: bool,
     ) -> Iterator[Message]:
         """Yield the data messages between ``start`` and ``limit`` of one FIT file.
 
@@ -270,7 +286,10 @@ class FitDecoder:
                 position = end
                 self.bytes_read = end
 
-                if definition.mesg_num in skip:
+                mesg_num = definition.mesg_num
+                if (mesg_num in skip or (only is not None and mesg_num not in only)) and (
+                    mesg_num != profile.MESG_NUM_FIELD_DESCRIPTION
+                ):
                     slot = definition.timestamp_slot
                     if slot >= 0 and raw[slot] != 0xFFFFFFFF:
                         state.last_timestamp = state.compressed_timestamp = raw[slot]
@@ -355,6 +374,7 @@ class FitDecoder:
         units = values.get("units")
         state.dev_fields[(index, number)] = (name, base if isinstance(base, int) else 0x0D, units)
         self.dev_units[f"{index}.{name}"] = units
+        self.dev_base_types[f"{index}.{name}"] = state.dev_fields[(index, number)][1]
 
     @staticmethod
     def _expand_timestamp_16(values: dict[str, Any], state: DecodeState) -> None:

@@ -75,6 +75,8 @@ class Definition:
     field_names: tuple[str, ...]
     has_hr_event_timestamp: bool = False
     dev_keys: tuple[tuple[int, int], ...] = ()
+    #: Output names whose values may be tuples: arrays, bytes and repeated components.
+    array_names: tuple[str, ...] = ()
 
 
 def _scalar_int_base(base: BaseType) -> bool:
@@ -161,6 +163,7 @@ def compile_definition(
     output_names: dict[str, None] = {}
     timestamp_slot = -1
     has_hr_event_timestamp = False
+    array_names: list[str] = []
 
     for (index, count, kind, base, def_num, field, misaligned), field_name in zip(
         plans, names, strict=True
@@ -197,6 +200,7 @@ def compile_definition(
                 plain.append((index, field_name, base.invalid))
             else:
                 general.append(plan)
+                array_names.append(field_name)
             continue
 
         copy_components = [
@@ -214,6 +218,12 @@ def compile_definition(
         )
         if not fast:
             general.append(plan)
+            if kind in (KIND_ARRAY, KIND_BYTES):
+                array_names.append(field_name)
+                array_names.extend(sub.name for sub in field.subfields or ())
+            array_names.extend(
+                fields[c.def_num].name for c in components or () if c.def_num in fields
+            )
             continue
 
         aliases.extend((field_name, target_name) for target_name in copy_components)
@@ -243,4 +253,5 @@ def compile_definition(
         field_names=tuple(output_names),
         has_hr_event_timestamp=has_hr_event_timestamp,
         dev_keys=tuple((d.developer_data_index, d.field_number) for d in dev_fields),
+        array_names=tuple(array_names),
     )

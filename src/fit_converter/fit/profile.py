@@ -101,3 +101,19 @@ def field_info(message: str, field: str) -> tuple[str | None, str | None]:
     """Return (units, type name) of a profile field, or (None, None) for unknown fields."""
     found = FIELD_INFO.get(message, {}).get(field)
     return found if found else (None, None)
+
+
+def _collect_base_types() -> dict[str, dict[str, str]]:
+    """Map message name -> field or sub-field name -> base type name."""
+    found: dict[str, dict[str, str]] = {}
+    for message_type in MESSAGE_TYPES.values():
+        fields: dict[str, str] = {}
+        for field in message_type.fields.values():
+            fields.setdefault(field.name, field.base_type.name)
+            for sub_field in field.subfields or ():
+                fields.setdefault(sub_field.name, sub_field.base_type.name)
+        found[message_type.name] = fields
+    return found
+
+
+FIELD_BASE_TYPES = _collect_base_types()

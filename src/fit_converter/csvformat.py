@@ -1,0 +1,120 @@
+"""Cell formatting for the CSV tables: one formatter per column, chosen once per file.
+
+The decoder yields integers for date-times and semicircles; ints, strings and floats
+that need no conversion are left to ``csv.writer`` (which writes floats with ``repr``,
+the shortest text that reads back as the same number).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import struct
+from collections.abc import Callable
+from typing import Any
+
+from fit_converter.fit.profile import FIT_DATETIME_MIN, FIT_EPOCH_UNIX
+
+#: Degrees per semicircle: FIT stores positions as 32-bit fractions of 180 degrees.
+DEGREES_PER_SEMICIRCLE = 180.0 / 2**31
+
+#: Decimal places kept for positions in degrees: 1e-9 degrees is about 0.1 mm.
+POSITION_DECIMALS = 9
+
+Formatter = Callable[[Any], Any]
+
+_FLOAT32 = struct.Struct("<f")
+
+
+class TimestampFormatter:
+    """Format FIT date-times as ISO 8601, shifted by ``offset`` seconds.
+
+    UTC times end in ``Z``; local times have no zone suffix. The text up to the minute
+    is cached because consecutive records usually share it.
+    """
+
+    def __init__(self, offset: int = 0, *, utc: bool = True) -> None:
+        self.offset = offset
+        self.suffix = "Z" if utc else ""
+        self._minute = -1
+        self._prefix = ""
+
+    def __call__(self, value: Any) -> Any:
+        if not isinstance(value, int) or value < FIT_DATETIME_MIN:
+            # Seconds since the device was switched on, not a date.
+            return value
+        minute, second = divmod(value + FIT_EPOCH_UNIX + self.offset, 60)
+        if minute != self._minute:
+            self._minute = minute
+            moment = dt.datetime.fromtimestamp(minute * 60, dt.UTC)
+            self._prefix = moment.strftime("%Y-%m-%dT%H:%M:")
+        return self._prefix + _SECONDS[second] + self.suffix
+
+
+_SECONDS = tuple(f"{second:02d}" for second in range(60))
+
+
+def format_fractional_time(seconds_since_fit_epoch: float) -> str:
+    """Format a FIT time with a fraction of a second as ISO 8601 UTC with milliseconds."""
+    moment = dt.datetime.fromtimestamp(FIT_EPOCH_UNIX + seconds_since_fit_epoch, dt.UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def semicircles_to_degrees(value: Any) -> Any:
+    """Convert a semicircle integer to degrees, rounded to ``POSITION_DECIMALS`` places."""
+    if isinstance(value, int):
+        return round(value * DEGREES_PER_SEMICIRCLE, POSITION_DECIMALS)
+    return value
+
+
+def float32_text(value: Any) -> Any:
+    """Return the shortest text that reads back as the same float32 (``3.3``, not ``3.2999999``)."""
+    if not isinstance(value, float):
+        return value
+    packed = _FLOAT32.pack(value)
+    for digits in range(6, 10):
+        text = f"{value:.{digits}g}"
+        if _FLOAT32.pack(float(text)) == packed:
+            return text
+    return repr(value)
+
+
+def join_array(item_formatter: Formatter | None) -> Formatter:
+    """Return a formatter that joins an array with ``|``; an all-invalid array is empty."""
+
+    def format_array(value: Any) -> Any:
+        if not isinstance(value, tuple):
+            return item_formatter(value) if item_formatter else value
+        if all(item is None for item in value):
+            return ""
+        return "|".join(
+            ""
+            if item is None
+            else str(item_formatter(item) if item_formatter else plain_text(item))
+            for item in value
+        )
+
+    return format_array
+
+
+def plain_text(value: Any) -> str:
+    """Return the CSV text of one value as ``csv.writer`` would write it."""
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+def with_decimal_comma(inner: Formatter | None) -> Formatter:
+    """Return a formatter that writes numbers with a decimal comma (``64,8``)."""
+
+    def format_decimal_comma(value: Any) -> Any:
+        if inner is not None:
+            value = inner(value)
+        if isinstance(value, float):
+            return repr(value).replace(".", ",")
+        if isinstance(value, str) and value[:1] in "-0123456789" and value.count(".") == 1:
+            head, _, tail = value.partition(".")
+            if head.lstrip("-").isdigit() and tail.replace("e-", "").replace("e+", "").isdigit():
+                return f"{head},{tail}"
+        return value
+
+    return format_decimal_comma

@@ -1,0 +1,196 @@
+"""CSV tables: column choice and order, header units and the streaming row writer."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from fit_converter.csvformat import (
+    Formatter,
+    TimestampFormatter,
+    float32_text,
+    join_array,
+    semicircles_to_degrees,
+    with_decimal_comma,
+)
+from fit_converter.fit import FitDecoder
+from fit_converter.fit.profile import DATE_TIME_TYPES, FIELD_BASE_TYPES, field_info
+
+#: Leading columns of the records table, in this order, when the file has them.
+COMMON_RECORD_COLUMNS = (
+    "timestamp",
+    "timestamp_local",
+    "position_lat",
+    "position_long",
+    "distance",
+    "altitude",
+    "speed",
+    "heart_rate",
+    "cadence",
+    "power",
+    "temperature",
+)
+
+#: Columns filled from their enhanced form when a record has no value of its own.
+ENHANCED_FALLBACKS = {"speed": "enhanced_speed", "altitude": "enhanced_altitude"}
+
+#: Extra tables and the FIT message each one lists.
+MESSAGE_TABLES = {
+    "laps": "lap",
+    "sessions": "session",
+    "lengths": "length",
+    "events": "event",
+    "device_info": "device_info",
+}
+TABLE_NAMES = (*MESSAGE_TABLES, "hrv", "all")
+
+#: Key that no message has, for columns that stay empty (``timestamp_local`` without offset).
+NO_VALUE = "\x00none"
+
+
+@dataclass(frozen=True)
+class CsvOptions:
+    """How CSV files are written."""
+
+    units_in_header: bool = True
+    delimiter: str = ","
+    decimal_comma: bool = False
+    #: Only these columns (names without units), in table order; None keeps all.
+    columns: tuple[str, ...] | None = None
+    drop_empty_columns: bool = False
+    tables: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass
+class Column:
+    """One CSV column: header title, the message value it shows and how to format it."""
+
+    title: str
+    key: str
+    units: str | None = None
+    formatter: Formatter | None = None
+    fallback: str | None = None
+
+    def header(self, options: CsvOptions) -> str:
+        if options.units_in_header and self.units:
+            return f"{self.title} [{self.units}]"
+        return self.title
+
+
+def make_column(
+    message: str, name: str, decoder: FitDecoder, options: CsvOptions, key: str | None = None
+) -> Column:
+    """Return the column of one field, with units and a formatter for its type."""
+    is_dev = "." in name
+    if is_dev:
+        units = decoder.dev_units.get(name)
+        base = decoder.dev_base_types.get(name)
+        type_name = None
+        is_float32 = base == 0x88
+    else:
+        units, type_name = field_info(message, name)
+        is_float32 = FIELD_BASE_TYPES.get(message, {}).get(name) == "float32"
+
+    formatter: Formatter | None = None
+    if name == "timestamp" or type_name in DATE_TIME_TYPES:
+        formatter = TimestampFormatter(utc=type_name != "local_date_time")
+        units = None
+    elif units == "semicircles":
+        formatter = semicircles_to_degrees
+        units = "deg"
+    elif is_float32:
+        formatter = float32_text
+
+    if options.decimal_comma:
+        formatter = with_decimal_comma(formatter)
+    if is_dev or name in decoder.array_names.get(message, ()):
+        formatter = join_array(formatter)
+    return Column(name, key or name, units, formatter)
+
+
+def record_columns(
+    decoder: FitDecoder, local_offset: int | None, options: CsvOptions
+) -> list[Column]:
+    """Return the columns of the records table in their documented order."""
+    names = list(decoder.field_names.get("record", {}))
+    present = set(names)
+    columns: list[Column] = []
+    for name in COMMON_RECORD_COLUMNS:
+        if name == "timestamp":
+            columns.append(make_column("record", "timestamp", decoder, options))
+        elif name == "timestamp_local":
+            formatter: Formatter | None = None
+            key = NO_VALUE
+            if local_offset is not None:
+                key = "timestamp"
+                formatter = TimestampFormatter(local_offset, utc=False)
+            columns.append(Column("timestamp_local", key, None, formatter))
+        elif name in present or ENHANCED_FALLBACKS.get(name) in present:
+            column = make_column("record", name, decoder, options)
+            column.fallback = ENHANCED_FALLBACKS.get(name)
+            columns.append(column)
+
+    taken = {column.title for column in columns}
+    native = [n for n in names if n not in taken and "." not in n]
+    developer = [n for n in names if "." in n and n not in taken]
+    columns.extend(make_column("record", name, decoder, options) for name in native + developer)
+    return select(columns, options)
+
+
+def message_columns(
+    message: str, rows: list[dict[str, Any]], decoder: FitDecoder, options: CsvOptions
+) -> list[Column]:
+    """Return the columns of a table of ``message`` rows: timestamp first, then first seen."""
+    names: dict[str, None] = {}
+    for row in rows:
+        names.update(dict.fromkeys(row))
+    ordered = (["timestamp"] if "timestamp" in names else []) + [
+        n for n in names if n != "timestamp"
+    ]
+    return select([make_column(message, name, decoder, options) for name in ordered], options)
+
+
+def select(columns: list[Column], options: CsvOptions) -> list[Column]:
+    if options.columns is None:
+        return columns
+    wanted = set(options.columns)
+    return [column for column in columns if column.title in wanted]
+
+
+def write_rows(
+    handle: IO[str], columns: list[Column], rows: Iterable[dict[str, Any]], options: CsvOptions
+) -> int:
+    """Write the header and one line per row; return the number of rows written."""
+    writer = csv.writer(handle, delimiter=options.delimiter, lineterminator="\n")
+    writer.writerow([column.header(options) for column in columns])
+
+    keys = [column.key for column in columns]
+    formatters = [(i, c.formatter) for i, c in enumerate(columns) if c.formatter is not None]
+    fallbacks = [(i, c.fallback) for i, c in enumerate(columns) if c.fallback is not None]
+    writerow = writer.writerow
+    count = 0
+    for values in rows:
+        get = values.get
+        row = [get(key) for key in keys]
+        for index, fallback in fallbacks:
+            if row[index] is None:
+                row[index] = get(fallback)
+        for index, formatter in formatters:
+            value = row[index]
+            if value is not None:
+                row[index] = formatter(value)
+        writerow(row)
+        count += 1
+    return count
+
+
+def drop_empty_columns(lines: Iterator[list[str]]) -> list[list[str]]:
+    """Return the table without the columns whose cells are all empty."""
+    table = list(lines)
+    if not table:
+        return table
+    header, body = table[0], table[1:]
+    keep = [i for i in range(len(header)) if any(row[i] for row in body)]
+    return [[row[i] for i in keep] for row in table]
