@@ -225,7 +225,10 @@ def convert_file(
     for table, rows, message in _extra_tables(others, options):
         if not rows:
             continue
-        table_columns = message_columns(message, rows, decoder, options)
+        if table == "hrv":
+            table_columns = [Column("time", "time"), Column("rr_interval", "rr_interval", "s")]
+        else:
+            table_columns = message_columns(message, rows, decoder, options)
         table_target = output_path(f"{base}.{table}.csv")
         report.rows[table] = _write_table(table_target, table_columns, rows, options)
         report.outputs.append(table_target)
