@@ -98,3 +98,22 @@ def test_all_tables_one_file_per_message(tmp_path: Path) -> None:
     assert "Activity.file_id.csv" in names
     assert "Activity.session.csv" in names
     assert "Activity.record.csv" not in names
+
+
+def test_imperial_and_pace_columns(tmp_path: Path) -> None:
+    path = sample("synthetic/24h_1hz.fit")
+    options = CsvOptions(
+        units=("metric", "imperial", "pace"),
+        columns=("distance", "distance_mi", "speed", "speed_mph", "pace", "pace_mi"),
+    )
+    report = convert_file(path, tmp_path, options=options)
+    header, first = read_rows(report.outputs[0])[:2]
+    assert header == [
+        "distance [m]",
+        "distance_mi [mi]",
+        "speed [m/s]",
+        "speed_mph [mph]",
+        "pace [min/km]",
+        "pace_mi [min/mi]",
+    ]
+    assert first == ["8.23", "0.00511", "8.231", "18.412", "2:01", "3:16"]

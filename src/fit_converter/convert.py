@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from fit_converter.config import Settings
 from fit_converter.csvformat import DEGREES_PER_SEMICIRCLE, format_fractional_time
 from fit_converter.decode import check_fit_header
 from fit_converter.errors import ConversionError
@@ -170,6 +171,19 @@ def _write_table(target: Path, columns: list[Column], rows: Any, options: CsvOpt
 
     write_atomically(target, write)
     return count
+
+
+def options_from_settings(settings: Settings) -> CsvOptions:
+    """Return the CSV options set by the ``FIT_CONVERTER_*`` variables."""
+    return CsvOptions(
+        units_in_header=settings.csv_units_in_header,
+        delimiter=settings.csv_delimiter,
+        decimal_comma=settings.csv_decimal_comma,
+        columns=settings.csv_columns,
+        drop_empty_columns=settings.csv_drop_empty_columns,
+        tables=settings.tables,
+        units=settings.units,
+    )
 
 
 def convert_file(

@@ -75,6 +75,7 @@ def options_from_args(args: argparse.Namespace) -> CsvOptions:
         columns=columns,
         drop_empty_columns=args.drop_empty_columns,
         tables=tables,
+        units=("metric", *args.units.split(",")) if args.units else ("metric",),
     )
 
 
@@ -149,6 +150,11 @@ def add_convert_parser(commands: argparse._SubParsersAction[argparse.ArgumentPar
         help="extra tables, comma-separated: " + ", ".join(TABLE_NAMES),
     )
     convert.add_argument("--no-units", action="store_true", help="no [units] in column headers")
+    convert.add_argument(
+        "--units",
+        choices=("imperial", "pace", "imperial,pace"),
+        help="extra records columns in imperial units and/or pace (metric is always written)",
+    )
     convert.add_argument("--delimiter", default=",", help="CSV delimiter (default: ',')")
     convert.add_argument(
         "--decimal-comma",

@@ -118,3 +118,41 @@ def with_decimal_comma(inner: Formatter | None) -> Formatter:
         return value
 
     return format_decimal_comma
+
+
+METERS_PER_MILE = 1609.344
+METERS_PER_FOOT = 0.3048
+MPH_PER_METER_PER_SECOND = 3600 / METERS_PER_MILE
+
+
+def scaled(factor: float, decimals: int) -> Formatter:
+    """Return a formatter that multiplies a number by ``factor`` and rounds it."""
+
+    def format_scaled(value: Any) -> Any:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return round(value * factor, decimals)
+        return value
+
+    return format_scaled
+
+
+def fahrenheit(value: Any) -> Any:
+    """Convert degrees Celsius to Fahrenheit, to 0.1 degree."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return round(value * 9 / 5 + 32, 1)
+    return value
+
+
+def pace(meters: float) -> Formatter:
+    """Return a formatter that turns a speed in m/s into a pace per ``meters`` as ``m:ss``.
+
+    A speed of zero (standing still) has no pace and gives an empty cell.
+    """
+
+    def format_pace(value: Any) -> Any:
+        if not isinstance(value, int | float) or value <= 0:
+            return ""
+        minutes, seconds = divmod(round(meters / value), 60)
+        return f"{minutes}:{seconds:02d}"
+
+    return format_pace

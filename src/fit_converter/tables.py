@@ -7,11 +7,18 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
+from fit_converter.config import CSV_TABLES
 from fit_converter.csvformat import (
+    METERS_PER_FOOT,
+    METERS_PER_MILE,
+    MPH_PER_METER_PER_SECOND,
     Formatter,
     TimestampFormatter,
+    fahrenheit,
     float32_text,
     join_array,
+    pace,
+    scaled,
     semicircles_to_degrees,
     with_decimal_comma,
 )
@@ -44,7 +51,15 @@ MESSAGE_TABLES = {
     "events": "event",
     "device_info": "device_info",
 }
-TABLE_NAMES = (*MESSAGE_TABLES, "hrv", "all")
+TABLE_NAMES = CSV_TABLES
+
+#: Extra columns per unit system: metric source -> (title, units, formatter).
+IMPERIAL_COLUMNS: dict[str, tuple[str, str, Formatter]] = {
+    "distance": ("distance_mi", "mi", scaled(1 / METERS_PER_MILE, 5)),
+    "altitude": ("altitude_ft", "ft", scaled(1 / METERS_PER_FOOT, 1)),
+    "speed": ("speed_mph", "mph", scaled(MPH_PER_METER_PER_SECOND, 3)),
+    "temperature": ("temperature_f", "F", fahrenheit),
+}
 
 #: Key that no message has, for columns that stay empty (``timestamp_local`` without offset).
 NO_VALUE = "\x00none"
@@ -61,6 +76,8 @@ class CsvOptions:
     columns: tuple[str, ...] | None = None
     drop_empty_columns: bool = False
     tables: tuple[str, ...] = field(default_factory=tuple)
+    #: "metric" always; "imperial" and "pace" add converted columns to the records CSV.
+    units: tuple[str, ...] = ("metric",)
 
 
 @dataclass
@@ -136,7 +153,26 @@ def record_columns(
     native = [n for n in names if n not in taken and "." not in n]
     developer = [n for n in names if "." in n and n not in taken]
     columns.extend(make_column("record", name, decoder, options) for name in native + developer)
-    return select(columns, options)
+    return select(add_unit_columns(columns, options), options)
+
+
+def add_unit_columns(columns: list[Column], options: CsvOptions) -> list[Column]:
+    """Insert imperial and pace columns after the metric column they are computed from."""
+    result: list[Column] = []
+    for column in columns:
+        result.append(column)
+        derived: list[tuple[str, str, Formatter]] = []
+        if "imperial" in options.units and column.title in IMPERIAL_COLUMNS:
+            derived.append(IMPERIAL_COLUMNS[column.title])
+        if "pace" in options.units and column.title == "speed":
+            derived.append(("pace", "min/km", pace(1000.0)))
+            if "imperial" in options.units:
+                derived.append(("pace_mi", "min/mi", pace(METERS_PER_MILE)))
+        for title, units, formatter in derived:
+            if options.decimal_comma:
+                formatter = with_decimal_comma(formatter)
+            result.append(Column(title, column.key, units, formatter, column.fallback))
+    return result
 
 
 def message_columns(
