@@ -2,7 +2,8 @@
 
 Each measurement runs in a fresh Python process, so its peak RSS (``ru_maxrss``)
 belongs to that one conversion. Prints a Markdown table of medians, ratios and peak
-RSS. Usage::
+RSS. Ratios use CPU time, which other processes on a shared machine disturb less
+than wall time. Usage::
 
     .venv/bin/python bench/bench_conversion.py [--repeat 3] [--samples DIR]
 """
@@ -25,7 +26,7 @@ FILES = (
 )
 
 #: Code run in the child process for each method; it prints {"seconds", "rss_kb"}.
-CHILD = r'''
+CHILD = r"""
 import csv, json, resource, sys, time, warnings
 from pathlib import Path
 method, source, out = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
@@ -66,6 +67,7 @@ def write_tables(messages):
 
 warnings.simplefilter("ignore")
 started = time.perf_counter()
+cpu_started = time.process_time()
 if method in ("ours", "ours-all"):
     from fit_converter.convert import convert_file
     from fit_converter.tables import CsvOptions
@@ -78,14 +80,16 @@ elif method == "fitdecode-all":
 elif method == "fitparse":
     write_tables(fitparse_messages())
 seconds = time.perf_counter() - started
-print(json.dumps({"seconds": seconds,
+cpu = time.process_time() - cpu_started
+print(json.dumps({"seconds": seconds, "cpu": cpu,
                   "rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
-'''
+"""
 
 
-def measure(method: str, source: Path, repeat: int) -> tuple[float, int]:
-    """Return the median seconds and max peak RSS (KiB) of ``repeat`` runs."""
+def measure(method: str, source: Path, repeat: int) -> tuple[float, float, int]:
+    """Return the median wall and CPU seconds and the max peak RSS (KiB) of ``repeat`` runs."""
     times: list[float] = []
+    cpu_times: list[float] = []
     peak = 0
     for _ in range(repeat):
         with tempfile.TemporaryDirectory() as out:
@@ -97,8 +101,9 @@ def measure(method: str, source: Path, repeat: int) -> tuple[float, int]:
             )
         values = json.loads(result.stdout.strip().splitlines()[-1])
         times.append(values["seconds"])
+        cpu_times.append(values["cpu"])
         peak = max(peak, values["rss_kb"])
-    return statistics.median(times), peak
+    return statistics.median(times), statistics.median(cpu_times), peak
 
 
 def main() -> int:
@@ -115,24 +120,26 @@ def main() -> int:
     )
     args = parser.parse_args()
 
-    print(f"Python {platform.python_version()} on {platform.machine()}, "
-          f"{platform.processor() or 'unknown CPU'}\n")
-    print("| file | method | median s | × faster than ours | peak RSS MB |")
-    print("|---|---|---|---|---|")
+    print(
+        f"Python {platform.python_version()} on {platform.machine()}, "
+        f"{platform.processor() or 'unknown CPU'}\n"
+    )
+    print("| file | method | median wall s | median CPU s | speed-up (CPU) | peak RSS MB |")
+    print("|---|---|---|---|---|---|")
     for relative in FILES:
         source = args.samples / relative
         if not source.is_file():
-            print(f"| {relative} | missing | | | |")
+            print(f"| {relative} | missing | | | | |")
             continue
-        results: dict[str, tuple[float, int]] = {}
+        results: dict[str, tuple[float, float, int]] = {}
         for method in ("ours", "ours-all", "fitdecode", "fitdecode-all", "fitparse"):
             repeat = args.fitparse_repeat if method == "fitparse" else args.repeat
             results[method] = measure(method, source, repeat)
-        for method, (seconds, rss_kb) in results.items():
-            base = results["ours-all" if method.endswith("-all") else "ours"][0]
-            ratio = "" if method.startswith("ours") else f"{seconds / base:.1f}"
+        for method, (seconds, cpu, rss_kb) in results.items():
+            base = results["ours-all" if method.endswith("-all") else "ours"][1]
+            ratio = "" if method.startswith("ours") else f"{cpu / base:.1f}"
             print(
-                f"| {Path(relative).name} | {method} | {seconds:.2f} | {ratio} | "
+                f"| {Path(relative).name} | {method} | {seconds:.2f} | {cpu:.2f} | {ratio} | "
                 f"{rss_kb / 1024:.1f} |"
             )
         sys.stdout.flush()

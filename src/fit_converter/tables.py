@@ -146,7 +146,12 @@ def record_columns(
             columns.append(Column("timestamp_local", key, None, formatter))
         elif name in present or ENHANCED_FALLBACKS.get(name) in present:
             column = make_column("record", name, decoder, options)
-            column.fallback = ENHANCED_FALLBACKS.get(name)
+            enhanced = ENHANCED_FALLBACKS.get(name)
+            if enhanced and any(
+                enhanced in field_names and name not in field_names
+                for field_names in decoder.definition_names.get("record", ())
+            ):
+                column.fallback = enhanced
             columns.append(column)
 
     taken = {column.title for column in columns}
@@ -209,7 +214,7 @@ def write_rows(
     count = 0
     for values in rows:
         get = values.get
-        row = [get(key) for key in keys]
+        row = list(map(get, keys))
         for index, fallback in fallbacks:
             if row[index] is None:
                 row[index] = get(fallback)

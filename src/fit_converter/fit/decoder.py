@@ -69,6 +69,8 @@ class FitDecoder:
         self.dev_units: dict[str, str | None] = {}
         #: Developer field name -> FIT base type number, from the field descriptions.
         self.dev_base_types: dict[str, int] = {}
+        #: Distinct field name sets of the definitions seen, per message name.
+        self.definition_names: dict[str, set[tuple[str, ...]]] = {}
         #: Output names whose values may be tuples, per message name.
         self.array_names: dict[str, set[str]] = {}
         #: Number of FIT files read from ``data`` (more than one when chained).
@@ -227,6 +229,7 @@ class FitDecoder:
             state.accumulators[key_pair] = 0
         names = self.field_names.setdefault(definition.name, {})
         names.update(dict.fromkeys(definition.field_names))
+        self.definition_names.setdefault(definition.name, set()).add(definition.field_names)
         if definition.array_names:
             self.array_names.setdefault(definition.name, set()).update(definition.array_names)
         for dev_key in definition.dev_keys:
