@@ -23,9 +23,9 @@ from typing import IO, Any
 from fit_converter.config import Settings
 from fit_converter.csvformat import DEGREES_PER_SEMICIRCLE, format_fractional_time
 from fit_converter.decode import check_fit_header
-from fit_converter.errors import ConversionError
+from fit_converter.errors import ConversionError, NotFitError
 from fit_converter.files import unique_path, write_atomically
-from fit_converter.fit import FitDecodeError, FitDecoder, FitTruncatedError
+from fit_converter.fit import FitDecodeError, FitDecoder, FitHeaderError, FitTruncatedError
 from fit_converter.fit.profile import MESG_NUM_RECORD
 from fit_converter.tables import (
     MESSAGE_TABLES,
@@ -38,6 +38,11 @@ from fit_converter.tables import (
 )
 
 RECORD_ONLY = frozenset({MESG_NUM_RECORD})
+
+NOT_FIT_HINT = (
+    "Only .fit activity files can be converted; export the original FIT file from the "
+    "device or its app."
+)
 
 log = logging.getLogger("fit_converter.convert")
 
@@ -212,7 +217,10 @@ def convert_file(
         ) from error
 
     decoder = FitDecoder(content)
-    others = list(decoder.messages(skip=RECORD_ONLY))
+    try:
+        others = list(decoder.messages(skip=RECORD_ONLY))
+    except FitHeaderError as error:
+        raise NotFitError(source, f"not a FIT file ({error})", NOT_FIT_HINT) from error
     problems = list(decoder.problems)
     if "record" not in decoder.field_names:
         raise ConversionError(
