@@ -34,7 +34,7 @@ VARIABLES: dict[str, str] = {
     "FIT_CONVERTER_MAX_UPLOAD_MB": "largest accepted upload in MiB",
     "FIT_CONVERTER_MIN_FREE_MB": "free space (MiB) below which intake pauses",
     "FIT_CONVERTER_TABLES": "extra CSV tables, comma-separated: laps, sessions, lengths, "
-    "events, device_info, hrv, all",
+    "events, device_info, hrv, all, fitcsv (the FIT SDK's FitCSVTool layout)",
     "FIT_CONVERTER_UNITS": "metric, plus imperial and/or pace as extra columns, comma-separated",
     "FIT_CONVERTER_CSV_UNITS_IN_HEADER": "true or false: units in column headers",
     "FIT_CONVERTER_CSV_DELIMITER": "CSV delimiter: comma, semicolon, tab or pipe",
@@ -45,7 +45,7 @@ VARIABLES: dict[str, str] = {
 }
 
 #: Extra tables a conversion can write besides the records CSV.
-CSV_TABLES = ("laps", "sessions", "lengths", "events", "device_info", "hrv", "all")
+CSV_TABLES = ("laps", "sessions", "lengths", "events", "device_info", "hrv", "all", "fitcsv")
 #: Unit systems of the records CSV; metric is always written, the others add columns.
 UNIT_SYSTEMS = ("metric", "imperial", "pace")
 #: CSV delimiters by name; spreadsheets in locales with a decimal comma expect semicolons.

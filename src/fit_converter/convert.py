@@ -27,6 +27,7 @@ from fit_converter.errors import ConversionError, NotFitError
 from fit_converter.files import unique_path, write_atomically
 from fit_converter.fit import FitDecodeError, FitDecoder, FitHeaderError, FitTruncatedError
 from fit_converter.fit.profile import MESG_NUM_RECORD
+from fit_converter.fitcsv import write_fitcsv
 from fit_converter.tables import (
     MESSAGE_TABLES,
     Column,
@@ -191,6 +192,18 @@ def options_from_settings(settings: Settings) -> CsvOptions:
     )
 
 
+def _write_fitcsv(target: Path, decoder: FitDecoder) -> int:
+    """Write the FitCSVTool layout atomically; return its row count."""
+    count = 0
+
+    def write(handle: IO[str]) -> None:
+        nonlocal count
+        count = write_fitcsv(decoder, handle)
+
+    write_atomically(target, write)
+    return count
+
+
 def convert_file(
     source: Path,
     outbox: Path,
@@ -254,6 +267,11 @@ def convert_file(
         table_target = output_path(f"{base}.{table}.csv")
         report.rows[table] = _write_table(table_target, table_columns, rows, options)
         report.outputs.append(table_target)
+
+    if "fitcsv" in options.tables:
+        fitcsv_target = output_path(f"{base}.fitcsv.csv")
+        report.rows["fitcsv"] = _write_fitcsv(fitcsv_target, decoder)
+        report.outputs.append(fitcsv_target)
 
     report.warnings.extend(describe_problems(problems, report.rows["records"], len(content)))
     report.seconds = time.monotonic() - started

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import crcmod.predefined
@@ -59,14 +59,27 @@ Message = tuple[str, dict[str, Any]]
 class FitDecoder:
     """Decode FIT bytes (one file or several chained files) into messages."""
 
-    def __init__(self, data: bytes, *, strict: bool = False) -> None:
+    def __init__(self, data: bytes, *, strict: bool = False, raw_enums: bool = False) -> None:
         self.data = data
         self.strict = strict
+        self.raw_enums = raw_enums
+        #: Local message type of the data message last yielded.
+        self.local_number = 0
+        #: Called with (local message type, Definition, field definitions, developer
+        #: field definitions) for each definition message, when set.
+        self.on_definition: (
+            Callable[
+                [int, Definition, list[tuple[int, int, int]], list[tuple[int, int, int]]], None
+            ]
+            | None
+        ) = None
         self.problems: list[FitDecodeError] = []
         #: Output field names seen in definitions, per message name, in first-seen order.
         self.field_names: dict[str, dict[str, None]] = {}
         #: Developer field name -> units, from the field descriptions.
         self.dev_units: dict[str, str | None] = {}
+        #: (developer_data_index, field number) -> field name, from the field descriptions.
+        self.dev_field_names: dict[tuple[int, int], str] = {}
         #: Developer field name -> FIT base type number, from the field descriptions.
         self.dev_base_types: dict[str, int] = {}
         #: Distinct field name sets of the definitions seen, per message name.
@@ -211,7 +224,7 @@ class FitDecoder:
 
         key = data[position + 1 : end] if not has_dev else bytes([1]) + data[position + 1 : end]
         definition = self._cache.get(key)
-        if definition is None:
+        if definition is None or self.on_definition is not None:
             mesg_num = struct.unpack_from(endian + "H", data, position + 3)[0]
             field_defs = [
                 (data[i], data[i + 1], data[i + 2])
@@ -222,8 +235,11 @@ class FitDecoder:
                 (data[i], data[i + 1], data[i + 2])
                 for i in range(dev_start, dev_start + 3 * dev_count, 3)
             ]
-            definition = compile_definition(mesg_num, endian, field_defs, dev_defs)
-            self._cache[key] = definition
+            if definition is None:
+                definition = compile_definition(mesg_num, endian, field_defs, dev_defs)
+                self._cache[key] = definition
+            if self.on_definition is not None:
+                self.on_definition(record_header & 0x0F, definition, field_defs, dev_defs)
 
         for key_pair in definition.accumulators:
             state.accumulators[key_pair] = 0
@@ -254,7 +270,7 @@ class FitDecoder:
         """
         data = self.data
         definitions: dict[int, Definition] = {}
-        state = DecodeState()
+        state = DecodeState(raw_enums=self.raw_enums)
         position = start
         timestamp_name = "timestamp"
 
@@ -262,14 +278,16 @@ class FitDecoder:
             record_header = data[position]
             try:
                 if record_header & 0x80:
-                    definition = definitions.get((record_header >> 5) & 0x03)
+                    local_number = (record_header >> 5) & 0x03
+                    definition = definitions.get(local_number)
                     time_offset: int | None = record_header & 0x1F
                 elif record_header & 0x40:
                     position = self._read_definition(position, limit, definitions, state)
                     self.bytes_read = position
                     continue
                 else:
-                    definition = definitions.get(record_header & 0x0F)
+                    local_number = record_header & 0x0F
+                    definition = definitions.get(local_number)
                     time_offset = None
 
                 if definition is None:
@@ -325,6 +343,7 @@ class FitDecoder:
                 elif "timestamp_16" in values:
                     self._expand_timestamp_16(values, state)
 
+                self.local_number = local_number
                 yield definition.name, values
             except _Truncated as cut:
                 if not truncated:
@@ -377,6 +396,7 @@ class FitDecoder:
         units = values.get("units")
         state.dev_fields[(index, number)] = (name, base if isinstance(base, int) else 0x0D, units)
         self.dev_units[f"{index}.{name}"] = units
+        self.dev_field_names[(index, number)] = name
         self.dev_base_types[f"{index}.{name}"] = state.dev_fields[(index, number)][1]
 
     @staticmethod

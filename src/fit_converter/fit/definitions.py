@@ -77,6 +77,8 @@ class Definition:
     dev_keys: tuple[tuple[int, int], ...] = ()
     #: Output names whose values may be tuples: arrays, bytes and repeated components.
     array_names: tuple[str, ...] = ()
+    #: Native field and sub-field name -> position of its field in the definition.
+    positions: dict[str, int] | None = None
 
 
 def _scalar_int_base(base: BaseType) -> bool:
@@ -165,10 +167,14 @@ def compile_definition(
     has_hr_event_timestamp = False
     array_names: list[str] = []
 
-    for (index, count, kind, base, def_num, field, misaligned), field_name in zip(
-        plans, names, strict=True
+    positions: dict[str, int] = {}
+    for position, ((index, count, kind, base, def_num, field, misaligned), field_name) in enumerate(
+        zip(plans, names, strict=True)
     ):
         output_names[field_name] = None
+        positions.setdefault(field_name, position)
+        for sub_field in (field.subfields or ()) if field is not None else ():
+            positions.setdefault(sub_field.name, position)
         if kind == KIND_INT:
             reference_slots.setdefault(def_num, []).append(index)
         if def_num == profile.FIELD_NUM_TIMESTAMP and kind == KIND_INT and base.format == "I":
@@ -254,4 +260,5 @@ def compile_definition(
         has_hr_event_timestamp=has_hr_event_timestamp,
         dev_keys=tuple((d.developer_data_index, d.field_number) for d in dev_fields),
         array_names=tuple(array_names),
+        positions=positions,
     )

@@ -140,9 +140,12 @@ class DecodeState:
         "dev_fields",
         "hr_start_timestamp",
         "last_timestamp",
+        "raw_enums",
     )
 
-    def __init__(self) -> None:
+    def __init__(self, *, raw_enums: bool = False) -> None:
+        #: Keep enum and bool fields as numbers, as the FIT SDK's FitCSVTool writes them.
+        self.raw_enums = raw_enums
         self.accumulators: dict[tuple[int, int], int] = {}
         self.compressed_timestamp = 0
         self.last_timestamp = 0
@@ -178,7 +181,9 @@ def decode_field(
 
     if field.components:
         expand_components(field, value, definition, raw, expanded, state)
-    store(values, field.name, apply_scale(field, render(field, value)))
+    if not state.raw_enums:
+        value = render(field, value)
+    store(values, field.name, apply_scale(field, value))
 
 
 def expand_components(
@@ -214,7 +219,9 @@ def expand_components(
         if target is None:
             continue
         target = resolve_sub_field(target, definition, raw)
-        component_value = render(target, apply_scale(component, bits))
+        component_value = apply_scale(component, bits)
+        if not state.raw_enums:
+            component_value = render(target, component_value)
         if is_hr_event_timestamp_12 and isinstance(component_value, int | float):
             component_value += state.hr_start_timestamp
         expanded.append((target.name, component_value))
