@@ -26,8 +26,11 @@ from fit_converter.decode import check_fit_header
 from fit_converter.errors import ConversionError, NotFitError
 from fit_converter.files import unique_path, write_atomically
 from fit_converter.fit import FitDecodeError, FitDecoder, FitHeaderError, FitTruncatedError
+from fit_converter.fit.decoder import RowBuilder
+from fit_converter.fit.definitions import Definition
 from fit_converter.fit.profile import MESG_NUM_RECORD
 from fit_converter.fitcsv import write_fitcsv
+from fit_converter.rowcompile import compile_row_builder
 from fit_converter.tables import (
     MESSAGE_TABLES,
     Column,
@@ -251,7 +254,18 @@ def convert_file(
         return target if overwrite else unique_path(target)
 
     columns = record_columns(decoder, local_time_offset(others), options)
-    records = (values for name, values in decoder.messages(only=RECORD_ONLY) if name == "record")
+
+    # Numbers and ISO times never contain a delimiter unless decimals use a comma.
+    line_delimiter = None if options.decimal_comma else options.delimiter
+
+    def row_factory(definition: Definition) -> RowBuilder | None:
+        return compile_row_builder(definition, columns, line_delimiter)
+
+    records = (
+        values
+        for name, values in decoder.messages(only=RECORD_ONLY, row_factory=row_factory)
+        if name == "record"
+    )
     target = output_path(f"{base}.csv")
     report.rows["records"] = _write_table(target, columns, records, options)
     report.outputs.append(target)

@@ -154,11 +154,27 @@ def record_columns(
                 column.fallback = enhanced
             columns.append(column)
 
-    taken = {column.title for column in columns}
+    taken = {column.title for column in columns} | alias_only_names(decoder, "record")
     native = [n for n in names if n not in taken and "." not in n]
     developer = [n for n in names if "." in n and n not in taken]
     columns.extend(make_column("record", name, decoder, options) for name in native + developer)
     return select(add_unit_columns(columns, options), options)
+
+
+def alias_only_names(decoder: FitDecoder, message: str) -> set[str]:
+    """Return the names that only ever copy another column, like enhanced_speed from speed.
+
+    A file without a native ``enhanced_speed`` field gets that value only as a copy of
+    ``speed`` (a component expansion); such columns would repeat their source.
+    """
+    definitions = decoder.definitions.get(message, [])
+    targets = {target for d in definitions for _, target in d.aliases}
+    native: set[str] = set()
+    for definition in definitions:
+        native.update(name for _, name, _ in definition.plain)
+        native.update(item[1] for item in definition.scaled)
+        native.update(plan.name for plan in definition.general)
+    return targets - native
 
 
 def add_unit_columns(columns: list[Column], options: CsvOptions) -> list[Column]:
@@ -201,7 +217,7 @@ def select(columns: list[Column], options: CsvOptions) -> list[Column]:
 
 
 def write_rows(
-    handle: IO[str], columns: list[Column], rows: Iterable[dict[str, Any]], options: CsvOptions
+    handle: IO[str], columns: list[Column], rows: Iterable[Any], options: CsvOptions
 ) -> int:
     """Write the header and one line per row; return the number of rows written."""
     writer = csv.writer(handle, delimiter=options.delimiter, lineterminator="\n")
@@ -212,7 +228,18 @@ def write_rows(
     fallbacks = [(i, c.fallback) for i, c in enumerate(columns) if c.fallback is not None]
     writerow = writer.writerow
     count = 0
+    write_line = handle.write
     for values in rows:
+        if type(values) is str:
+            # A finished line from a compiled row builder.
+            write_line(values)
+            count += 1
+            continue
+        if type(values) is tuple:
+            # Cells already formatted by a compiled row builder.
+            writerow(values)
+            count += 1
+            continue
         get = values.get
         row = list(map(get, keys))
         for index, fallback in fallbacks:

@@ -53,7 +53,11 @@ _BASE_TYPE_NUMBERS = profile.BASE_TYPE_NUMBERS_BY_NAME
 
 log = logging.getLogger("fit_converter.fit")
 
-Message = tuple[str, dict[str, Any]]
+Message = tuple[str, Any]
+RowBuilder = Callable[[tuple[Any, ...]], Any]
+RowFactory = Callable[[Definition], RowBuilder | None]
+
+_UNSET: Any = object()
 
 
 class FitDecoder:
@@ -91,6 +95,10 @@ class FitDecoder:
         #: Bytes of data messages and definitions read, for estimating lost messages.
         self.bytes_read = 0
         self._cache: dict[bytes, Definition] = {}
+        self._row_factory: RowFactory | None = None
+        self._row_builders: dict[int, RowBuilder | None] = {}
+        #: Every compiled definition seen, per message name.
+        self.definitions: dict[str, list[Definition]] = {}
 
     def _problem(self, error: FitDecodeError) -> None:
         if self.strict:
@@ -98,7 +106,10 @@ class FitDecoder:
         self.problems.append(error)
 
     def messages(
-        self, skip: frozenset[int] = frozenset(), only: frozenset[int] | None = None
+        self,
+        skip: frozenset[int] = frozenset(),
+        only: frozenset[int] | None = None,
+        row_factory: RowFactory | None = None,
     ) -> Iterator[Message]:
         """Yield (name, values) of every data message, in file order.
 
@@ -106,7 +117,14 @@ class FitDecoder:
         when given, are not decoded and not yielded. Their timestamps are still tracked
         for compressed-timestamp headers, and field descriptions are always decoded.
         Each call starts again from the first byte and resets ``problems``.
+
+        ``row_factory`` may compile a function from raw slots to an output row for a
+        definition whose fields all take the fast paths; messages of such definitions
+        (without a compressed-timestamp header) are yielded as that function's result
+        instead of a dict.
         """
+        self._row_factory = row_factory
+        self._row_builders = {}
         self.problems = []
         self.file_count = 0
         data = self.data
@@ -246,6 +264,9 @@ class FitDecoder:
         names = self.field_names.setdefault(definition.name, {})
         names.update(dict.fromkeys(definition.field_names))
         self.definition_names.setdefault(definition.name, set()).add(definition.field_names)
+        seen = self.definitions.setdefault(definition.name, [])
+        if not any(known is definition for known in seen):
+            seen.append(definition)
         if definition.array_names:
             self.array_names.setdefault(definition.name, set()).update(definition.array_names)
         for dev_key in definition.dev_keys:
@@ -283,7 +304,6 @@ class FitDecoder:
                     time_offset: int | None = record_header & 0x1F
                 elif record_header & 0x40:
                     position = self._read_definition(position, limit, definitions, state)
-                    self.bytes_read = position
                     continue
                 else:
                     local_number = record_header & 0x0F
@@ -305,7 +325,6 @@ class FitDecoder:
                 raw = definition.unpack_from(data, position + 1)
                 message_start = position
                 position = end
-                self.bytes_read = end
 
                 mesg_num = definition.mesg_num
                 if (mesg_num in skip or (only is not None and mesg_num not in only)) and (
@@ -319,6 +338,22 @@ class FitDecoder:
                             time_offset, state.compressed_timestamp, 5
                         )
                     continue
+
+                for index, key, invalid in definition.seeds:
+                    if raw[index] != invalid:
+                        state.accumulators[key] = raw[index]
+
+                if self._row_factory is not None and time_offset is None:
+                    builder = self._row_builders.get(id(definition), _UNSET)
+                    if builder is _UNSET:
+                        builder = self._row_builder(definition)
+                    if builder is not None:
+                        slot = definition.timestamp_slot
+                        if slot >= 0 and raw[slot] != 0xFFFFFFFF:
+                            state.last_timestamp = state.compressed_timestamp = raw[slot]
+                        self.local_number = local_number
+                        yield definition.name, builder(raw)
+                        continue
 
                 values: dict[str, Any] = {}
                 for index, name, invalid in definition.plain:
@@ -355,6 +390,16 @@ class FitDecoder:
                         )
                     )
                 break
+        self.bytes_read = position
+
+    def _row_builder(self, definition: Definition) -> RowBuilder | None:
+        key = id(definition)
+        if key not in self._row_builders:
+            simple = not definition.general and not definition.dev_fields
+            factory = self._row_factory
+            built = factory(definition) if simple and factory is not None else None
+            self._row_builders[key] = built
+        return self._row_builders[key]
 
     def _decode_slow_fields(
         self,

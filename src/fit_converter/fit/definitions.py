@@ -35,6 +35,8 @@ class FieldPlan:
     name: str
     field: Any  # fitdecode.types.Field, or None for a field missing from the profile
     skip_scale: bool = False
+    #: The field is the target of accumulating components, so its value restarts their total.
+    seeds_accumulator: bool = False
 
 
 @dataclass(slots=True)
@@ -73,12 +75,13 @@ class Definition:
     accumulators: tuple[tuple[int, int], ...]
     #: Output names in definition order, components after their source field.
     field_names: tuple[str, ...]
-    has_hr_event_timestamp: bool = False
     dev_keys: tuple[tuple[int, int], ...] = ()
     #: Output names whose values may be tuples: arrays, bytes and repeated components.
     array_names: tuple[str, ...] = ()
     #: Native field and sub-field name -> position of its field in the definition.
     positions: dict[str, int] | None = None
+    #: (slot, accumulator key, invalid) of scalar fields that restart a running total.
+    seeds: tuple[tuple[int, tuple[int, int], int | float | None], ...] = ()
 
 
 def _scalar_int_base(base: BaseType) -> bool:
@@ -164,8 +167,8 @@ def compile_definition(
     accumulators: list[tuple[int, int]] = []
     output_names: dict[str, None] = {}
     timestamp_slot = -1
-    has_hr_event_timestamp = False
     array_names: list[str] = []
+    seeds: list[tuple[int, tuple[int, int], int | float | None]] = []
 
     positions: dict[str, int] = {}
     for position, ((index, count, kind, base, def_num, field, misaligned), field_name) in enumerate(
@@ -179,10 +182,7 @@ def compile_definition(
             reference_slots.setdefault(def_num, []).append(index)
         if def_num == profile.FIELD_NUM_TIMESTAMP and kind == KIND_INT and base.format == "I":
             timestamp_slot = index
-        hr_event_timestamp = (
-            mesg_num == profile.MESG_NUM_HR and def_num == profile.FIELD_NUM_HR_EVENT_TIMESTAMP
-        )
-        has_hr_event_timestamp = has_hr_event_timestamp or hr_event_timestamp
+        seeds_accumulator = (mesg_num, def_num) in profile.ACCUMULATED_TARGETS
 
         components = field.components if field is not None and not misaligned else None
         for sub_field in (field.subfields or ()) if field is not None else ():
@@ -198,9 +198,20 @@ def compile_definition(
             if target is not None:
                 output_names[target.name] = None
 
-        plan = FieldPlan(index, count, kind, base.invalid, def_num, field_name, field, misaligned)
-        # hr.event_timestamp also sets the start of later event_timestamp_12 values.
-        simple_int = kind == KIND_INT and field_name not in repeated and not hr_event_timestamp
+        plan = FieldPlan(
+            index,
+            count,
+            kind,
+            base.invalid,
+            def_num,
+            field_name,
+            field,
+            misaligned,
+            seeds_accumulator,
+        )
+        simple_int = kind == KIND_INT and field_name not in repeated
+        if seeds_accumulator and simple_int:
+            seeds.append((index, (mesg_num, def_num), base.invalid))
         if field is None:
             if simple_int:
                 plain.append((index, field_name, base.invalid))
@@ -257,8 +268,8 @@ def compile_definition(
         reference_slots=reference_slots,
         accumulators=tuple(accumulators),
         field_names=tuple(output_names),
-        has_hr_event_timestamp=has_hr_event_timestamp,
         dev_keys=tuple((d.developer_data_index, d.field_number) for d in dev_fields),
         array_names=tuple(array_names),
         positions=positions,
+        seeds=tuple(seeds),
     )

@@ -23,8 +23,6 @@ MESG_NUM_FIELD_DESCRIPTION = 206
 MESG_NUM_DEVELOPER_DATA_ID = 207
 
 FIELD_NUM_TIMESTAMP = 253
-FIELD_NUM_HR_EVENT_TIMESTAMP = 9
-FIELD_NUM_HR_EVENT_TIMESTAMP_12 = 10
 
 #: Seconds between the Unix epoch and the FIT epoch (1989-12-31T00:00:00Z).
 FIT_EPOCH_UNIX = 631065600
@@ -95,6 +93,24 @@ def _collect_field_info() -> dict[str, dict[str, tuple[str | None, str]]]:
 
 
 FIELD_INFO = _collect_field_info()
+
+
+def _collect_accumulated_targets() -> frozenset[tuple[int, int]]:
+    """Return (message number, field number) of fields that accumulating components add to."""
+    targets: set[tuple[int, int]] = set()
+    for message_type in MESSAGE_TYPES.values():
+        for field in message_type.fields.values():
+            sources = [field, *(field.subfields or ())]
+            for source in sources:
+                for component in source.components or ():
+                    if component.accumulate:
+                        targets.add((message_type.mesg_num, component.def_num))
+    return frozenset(targets)
+
+
+#: A native value of one of these fields restarts the running total of its components,
+#: as in the FIT SDK (e.g. hr.event_timestamp before its event_timestamp_12 parts).
+ACCUMULATED_TARGETS = _collect_accumulated_targets()
 
 
 def field_info(message: str, field: str) -> tuple[str | None, str | None]:

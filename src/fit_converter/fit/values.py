@@ -10,7 +10,6 @@ from __future__ import annotations
 import struct
 from typing import Any
 
-from fit_converter.fit import profile
 from fit_converter.fit.definitions import (
     KIND_BYTES,
     KIND_FLOAT,
@@ -138,7 +137,6 @@ class DecodeState:
         "accumulators",
         "compressed_timestamp",
         "dev_fields",
-        "hr_start_timestamp",
         "last_timestamp",
         "raw_enums",
     )
@@ -149,7 +147,6 @@ class DecodeState:
         self.accumulators: dict[tuple[int, int], int] = {}
         self.compressed_timestamp = 0
         self.last_timestamp = 0
-        self.hr_start_timestamp = 0
         #: (developer_data_index, field number) -> (name, base type number, units).
         self.dev_fields: dict[tuple[int, int], tuple[str, int, str | None]] = {}
 
@@ -169,9 +166,8 @@ def decode_field(
         store(values, plan.name, value)
         return
 
-    if definition.has_hr_event_timestamp and plan.def_num == profile.FIELD_NUM_HR_EVENT_TIMESTAMP:
-        # The event_timestamp_12 components that follow count from the last timestamp.
-        state.hr_start_timestamp = state.last_timestamp
+    if plan.seeds_accumulator and isinstance(value, int):
+        state.accumulators[(definition.mesg_num, plan.def_num)] = value
 
     field = resolve_sub_field(field, definition, raw)
     if plan.skip_scale:
@@ -196,10 +192,6 @@ def expand_components(
 ) -> None:
     """Append (name, value) of each component of ``field`` to ``expanded``."""
     fields = definition.message_type.fields
-    is_hr_event_timestamp_12 = (
-        definition.mesg_num == profile.MESG_NUM_HR
-        and field.def_num == profile.FIELD_NUM_HR_EVENT_TIMESTAMP_12
-    )
     for component in field.components:
         if value is None:
             bits: Any = None
@@ -222,8 +214,6 @@ def expand_components(
         component_value = apply_scale(component, bits)
         if not state.raw_enums:
             component_value = render(target, component_value)
-        if is_hr_event_timestamp_12 and isinstance(component_value, int | float):
-            component_value += state.hr_start_timestamp
         expanded.append((target.name, component_value))
 
 

@@ -1,0 +1,97 @@
+"""Compile one function per definition that turns raw slots straight into a CSV row.
+
+Most record definitions hold only scalar integer fields, each either taken as it is or
+scaled. For those the generic path (a dict per message, then a list per row, then a
+formatter loop) costs more than decoding itself, so the writer compiles a function
+with one expression per column instead, for example::
+
+    def build(raw, f0=<timestamp formatter>):
+        v0 = raw[0]
+        v1 = raw[3]
+        return (f0(v0) if v0 != 4294967295 else None,
+                (v1 - 2500.0) / 5.0 if v1 != 65535 else None)
+
+Only numbers and ``repr`` of numbers from the compiled definition enter the source.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fit_converter.csvformat import (
+    DEGREES_PER_SEMICIRCLE,
+    POSITION_DECIMALS,
+    semicircles_to_degrees,
+)
+from fit_converter.fit.definitions import Definition
+from fit_converter.tables import Column
+
+
+def compile_row_builder(
+    definition: Definition, columns: list[Column], line_delimiter: str | None = None
+) -> Callable[[tuple[Any, ...]], Any] | None:
+    """Return a function raw slots -> formatted row for ``columns``, or None if unsuitable.
+
+    With ``line_delimiter`` the function returns the finished CSV line instead of a
+    tuple; only use it when no cell can contain the delimiter, a quote or a newline.
+    Definitions with general or developer fields are left to the generic path.
+    """
+    if definition.general or definition.dev_fields:
+        return None
+
+    # name -> (slot, invalid marker, scale, scaled offset); scale None means "as it is".
+    sources: dict[str, tuple[int, Any, float | None, float]] = {}
+    for index, name, invalid in definition.plain:
+        sources[name] = (index, invalid, None, 0.0)
+    for index, name, invalid, scale, offset in definition.scaled:
+        sources[name] = (index, invalid, scale, offset)
+    for source, target in definition.aliases:
+        if target not in sources and source in sources:
+            sources[target] = sources[source]
+
+    lines = ["def build(raw, formatters=formatters):"]
+    cells: list[str] = []
+    slot_names: dict[int, str] = {}
+
+    def slot_variable(index: int) -> str:
+        if index not in slot_names:
+            slot_names[index] = f"v{index}"
+            lines.append(f"    v{index} = raw[{index}]")
+        return slot_names[index]
+
+    def cell(number: int, column: Column, found: tuple[int, Any, float | None, float]) -> str:
+        index, invalid, scale, offset = found
+        variable = slot_variable(index)
+        value = variable if scale is None else f"({variable} - {offset!r}) / {scale!r}"
+        if column.formatter is semicircles_to_degrees:
+            # Inlined for speed; unlike the function, 8.0 degrees becomes "8".
+            value = (
+                f'format({value} * {DEGREES_PER_SEMICIRCLE!r}, ".{POSITION_DECIMALS}f")'
+                '.rstrip("0").rstrip(".")'
+            )
+        elif column.formatter is not None:
+            value = f"formatters[{number}]({value})"
+        return f"{value} if {variable} != {invalid!r} else "
+
+    for number, column in enumerate(columns):
+        candidates = [sources.get(column.key)]
+        if column.fallback is not None:
+            candidates.append(sources.get(column.fallback))
+        found = [candidate for candidate in candidates if candidate is not None]
+        if any(not isinstance(candidate[1], int) for candidate in found):
+            return None
+        # The first valid of the column's own field and its fallback, else an empty cell.
+        empty = '""' if line_delimiter is not None else "None"
+        cells.append("(" + "".join(cell(number, column, item) for item in found) + empty + ")")
+
+    if line_delimiter is not None:
+        if any(char in line_delimiter for char in "{}'\\\n\r"):
+            return None
+        lines.append("    return f'" + line_delimiter.join("{" + c + "}" for c in cells) + "\\n'")
+    else:
+        lines.append("    return (" + ", ".join(cells) + ",)")
+    namespace: dict[str, Any] = {"formatters": [column.formatter for column in columns]}
+    exec("\n".join(lines), namespace)
+    builder: Callable[[tuple[Any, ...]], tuple[Any, ...]] = namespace["build"]
+    return builder
