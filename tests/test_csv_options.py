@@ -8,6 +8,7 @@ from pathlib import Path
 
 from conftest import sample
 from fit_converter.convert import convert_file
+from fit_converter.heartrate import hr_samples, merge_heart_rate
 from fit_converter.tables import CsvOptions
 from fitbuild import data, definition, fit_file
 
@@ -117,3 +118,28 @@ def test_imperial_and_pace_columns(tmp_path: Path) -> None:
         "pace_mi [min/mi]",
     ]
     assert first == ["8.23", "0.00511", "8.231", "18.412", "2:01", "3:16"]
+
+
+def test_swim_strap_heart_rate_merged_into_records(tmp_path: Path) -> None:
+    path = sample("goldencheetah/swims/GarminHRMswim.FIT")
+    report = convert_file(path, tmp_path)
+    header, *rows = read_rows(report.outputs[0])
+    column = header.index("heart_rate [bpm]")
+    assert len(rows) == 2630
+    assert all(row[column] for row in rows)
+    assert rows[0][column] == "93"
+
+
+def test_hr_events_placed_from_their_anchor() -> None:
+    messages = [
+        {"timestamp": T0, "event_timestamp": 5000.25, "filtered_bpm": 100},
+        {"event_timestamp": (5001.25, 5003.75), "filtered_bpm": (101, 102)},
+    ]
+    assert hr_samples(messages) == [(T0, 100), (T0 + 1.0, 101), (T0 + 3.5, 102)]
+    records = [
+        {"timestamp": T0 + 1},
+        {"timestamp": T0 + 3, "heart_rate": 90},
+        {"timestamp": T0 + 9},
+    ]
+    merged = list(merge_heart_rate(records, hr_samples(messages)))
+    assert [r.get("heart_rate") for r in merged] == [101, 90, None]

@@ -15,7 +15,7 @@ import io
 import logging
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -30,6 +30,7 @@ from fit_converter.fit.decoder import RowBuilder
 from fit_converter.fit.definitions import Definition
 from fit_converter.fit.profile import MESG_NUM_RECORD
 from fit_converter.fitcsv import write_fitcsv
+from fit_converter.heartrate import hr_samples, merge_heart_rate
 from fit_converter.rowcompile import compile_row_builder
 from fit_converter.tables import (
     MESSAGE_TABLES,
@@ -233,8 +234,15 @@ def convert_file(
         ) from error
 
     decoder = FitDecoder(content)
+    kept = messages_to_keep(options)
+    others: list[tuple[str, dict[str, Any]]] = []
+    heart_rates: list[dict[str, Any]] = []
     try:
-        others = list(decoder.messages(skip=RECORD_ONLY))
+        for name, values in decoder.messages(skip=RECORD_ONLY):
+            if name == "hr":
+                heart_rates.append(values)
+            if kept is None or name in kept:
+                others.append((name, values))
     except FitHeaderError as error:
         raise NotFitError(source, f"not a FIT file ({error})", NOT_FIT_HINT) from error
     problems = list(decoder.problems)
@@ -253,7 +261,11 @@ def convert_file(
         target = outbox / name
         return target if overwrite else unique_path(target)
 
-    columns = record_columns(decoder, local_time_offset(others), options)
+    samples = hr_samples(heart_rates)
+    del heart_rates
+    columns = record_columns(
+        decoder, local_time_offset(others), options, extra=("heart_rate",) if samples else ()
+    )
 
     # Numbers and ISO times never contain a delimiter unless decimals use a comma.
     line_delimiter = None if options.decimal_comma else options.delimiter
@@ -261,11 +273,15 @@ def convert_file(
     def row_factory(definition: Definition) -> RowBuilder | None:
         return compile_row_builder(definition, columns, line_delimiter)
 
-    records = (
+    records: Iterable[Any] = (
         values
-        for name, values in decoder.messages(only=RECORD_ONLY, row_factory=row_factory)
+        for name, values in decoder.messages(
+            only=RECORD_ONLY, row_factory=None if samples else row_factory
+        )
         if name == "record"
     )
+    if samples:
+        records = merge_heart_rate(records, samples)
     target = output_path(f"{base}.csv")
     report.rows["records"] = _write_table(target, columns, records, options)
     report.outputs.append(target)
@@ -291,6 +307,19 @@ def convert_file(
     report.seconds = time.monotonic() - started
     log.debug("converted %s in %.3f s (pid %d)", source, report.seconds, os.getpid())
     return report
+
+
+def messages_to_keep(options: CsvOptions) -> set[str] | None:
+    """Return the messages the first pass must keep for ``options``; None keeps all."""
+    if "all" in options.tables:
+        return None
+    kept = {"activity"}
+    for table in options.tables:
+        if table in MESSAGE_TABLES:
+            kept.add(MESSAGE_TABLES[table])
+        elif table == "hrv":
+            kept.update(("hrv", "event"))
+    return kept
 
 
 def _extra_tables(

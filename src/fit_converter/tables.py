@@ -128,10 +128,17 @@ def make_column(
 
 
 def record_columns(
-    decoder: FitDecoder, local_offset: int | None, options: CsvOptions
+    decoder: FitDecoder,
+    local_offset: int | None,
+    options: CsvOptions,
+    extra: tuple[str, ...] = (),
 ) -> list[Column]:
-    """Return the columns of the records table in their documented order."""
-    names = list(decoder.field_names.get("record", {}))
+    """Return the columns of the records table in their documented order.
+
+    ``extra`` names fields that records get from other messages (heart rate from
+    ``hr`` messages).
+    """
+    names = list(dict.fromkeys([*decoder.field_names.get("record", {}), *extra]))
     present = set(names)
     columns: list[Column] = []
     for name in COMMON_RECORD_COLUMNS:
