@@ -143,3 +143,19 @@ def test_hr_events_placed_from_their_anchor() -> None:
     ]
     merged = list(merge_heart_rate(records, hr_samples(messages)))
     assert [r.get("heart_rate") for r in merged] == [101, 90, None]
+
+
+def test_late_developer_description_in_csv(tmp_path: Path) -> None:
+    from test_fit_decoder import dev_record, dev_record_definition, developer_messages
+
+    content = fit_file(
+        dev_record_definition(),
+        dev_record(1.0),
+        *developer_messages(with_application_id=True, units=b"W"),
+        dev_record(2.5),
+    )
+    report = convert_file(write_fit(tmp_path, content), tmp_path / "out")
+    header, first, second = read_rows(report.outputs[0])
+    assert header == ["timestamp", "timestamp_local", "power [watts]", "0.Power [W]"]
+    assert first[3] == "1.0"
+    assert second[3] == "2.5"

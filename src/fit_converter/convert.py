@@ -271,7 +271,8 @@ def convert_file(
     line_delimiter = None if options.decimal_comma else options.delimiter
 
     def row_factory(definition: Definition) -> RowBuilder | None:
-        return compile_row_builder(definition, columns, line_delimiter)
+        descriptions = (decoder.dev_field_names, decoder.dev_base_types)
+        return compile_row_builder(definition, columns, line_delimiter, descriptions)
 
     records: Iterable[Any] = (
         values

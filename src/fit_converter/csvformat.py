@@ -79,7 +79,8 @@ def float32_text(value: Any) -> Any:
     for digits in range(6, 10):
         text = f"{value:.{digits}g}"
         if _FLOAT32.pack(float(text)) == packed:
-            return text
+            # Keep floats recognisable as floats, as repr does: "1.0", not "1".
+            return text if any(char in text for char in ".en") else text + ".0"
     return repr(value)
 
 

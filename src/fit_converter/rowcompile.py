@@ -11,11 +11,12 @@ with one expression per column instead, for example::
         return (f0(v0) if v0 != 4294967295 else None,
                 (v1 - 2500.0) / 5.0 if v1 != 65535 else None)
 
-Only numbers and ``repr`` of numbers from the compiled definition enter the source.
+Only numbers, ``repr`` of numbers and ``repr`` of column names enter the source.
 """
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable
 from typing import Any
 
@@ -25,20 +26,37 @@ from fit_converter.csvformat import (
     semicircles_to_degrees,
 )
 from fit_converter.fit.definitions import Definition
+from fit_converter.fit.profile import BASE_TYPES
 from fit_converter.tables import Column
 
 
 def compile_row_builder(
-    definition: Definition, columns: list[Column], line_delimiter: str | None = None
+    definition: Definition,
+    columns: list[Column],
+    line_delimiter: str | None = None,
+    dev_descriptions: tuple[dict[tuple[int, int], str], dict[str, int]] = ({}, {}),
 ) -> Callable[[tuple[Any, ...]], Any] | None:
     """Return a function raw slots -> formatted row for ``columns``, or None if unsuitable.
 
     With ``line_delimiter`` the function returns the finished CSV line instead of a
     tuple; only use it when no cell can contain the delimiter, a quote or a newline.
-    Definitions with general or developer fields are left to the generic path.
+    ``dev_descriptions`` holds the decoder's ``dev_field_names`` and ``dev_base_types``.
+    Definitions with general fields, or with developer fields that are not one number
+    each, are left to the generic path.
     """
-    if definition.general or definition.dev_fields:
+    if definition.general:
         return None
+    unpackers: dict[str, Any] = {}
+    dev_sources: dict[str, tuple[int, Any, bool]] = {}
+    dev_names, base_types = dev_descriptions
+    for dev in definition.dev_fields:
+        name = dev_names.get((dev.developer_data_index, dev.field_number))
+        base = BASE_TYPES.get(base_types.get(f"{dev.developer_data_index}.{name}", -1))
+        if name is None or base is None or base.format == "s" or dev.size != base.size:
+            return None
+        full_name = f"{dev.developer_data_index}.{name}"
+        unpackers[full_name] = struct.Struct(definition.endian + base.format).unpack
+        dev_sources.setdefault(full_name, (dev.index, base.invalid, base.invalid is None))
 
     # name -> (slot, invalid marker, scale, scaled offset); scale None means "as it is".
     sources: dict[str, tuple[int, Any, float | None, float]] = {}
@@ -49,8 +67,12 @@ def compile_row_builder(
     for source, target in definition.aliases:
         if target not in sources and source in sources:
             sources[target] = sources[source]
+    enum_names: dict[str, dict[int, str]] = {}
+    for index, name, invalid, labels in definition.enums:
+        sources[name] = (index, invalid, None, 0.0)
+        enum_names[name] = labels
 
-    lines = ["def build(raw, formatters=formatters):"]
+    lines = ["def build(raw, formatters=formatters, enums=enums, unpackers=unpackers):"]
     cells: list[str] = []
     slot_names: dict[int, str] = {}
 
@@ -64,6 +86,8 @@ def compile_row_builder(
         index, invalid, scale, offset = found
         variable = slot_variable(index)
         value = variable if scale is None else f"({variable} - {offset!r}) / {scale!r}"
+        if column.key in enum_names:
+            value = f"enums[{number}].get({variable}, {variable})"
         if column.formatter is semicircles_to_degrees:
             # Inlined for speed; unlike the function, 8.0 degrees becomes "8".
             value = (
@@ -75,6 +99,17 @@ def compile_row_builder(
         return f"{value} if {variable} != {invalid!r} else "
 
     for number, column in enumerate(columns):
+        if column.key in dev_sources:
+            index, invalid, is_float = dev_sources[column.key]
+            variable = f"d{number}"
+            lines.append(f"    {variable} = unpackers[{column.key!r}](raw[{index}])[0]")
+            value = variable
+            if column.formatter is not None:
+                value = f"formatters[{number}]({variable})"
+            empty = '""' if line_delimiter is not None else "None"
+            check = f"{variable} == {variable}" if is_float else f"{variable} != {invalid!r}"
+            cells.append(f"({value} if {check} else {empty})")
+            continue
         candidates = [sources.get(column.key)]
         if column.fallback is not None:
             candidates.append(sources.get(column.fallback))
@@ -91,7 +126,11 @@ def compile_row_builder(
         lines.append("    return f'" + line_delimiter.join("{" + c + "}" for c in cells) + "\\n'")
     else:
         lines.append("    return (" + ", ".join(cells) + ",)")
-    namespace: dict[str, Any] = {"formatters": [column.formatter for column in columns]}
+    namespace: dict[str, Any] = {
+        "formatters": [column.formatter for column in columns],
+        "enums": [enum_names.get(column.key) for column in columns],
+        "unpackers": unpackers,
+    }
     exec("\n".join(lines), namespace)
     builder: Callable[[tuple[Any, ...]], tuple[Any, ...]] = namespace["build"]
     return builder

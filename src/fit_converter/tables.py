@@ -139,6 +139,13 @@ def record_columns(
     ``hr`` messages).
     """
     names = list(dict.fromkeys([*decoder.field_names.get("record", {}), *extra]))
+    # Developer fields under the names of their descriptions, wherever these are.
+    names = [name for name in names if "." not in name]
+    for definition in decoder.definitions.get("record", []):
+        for index, number in definition.dev_keys:
+            name = decoder.dev_field_names.get((index, number), f"field_{number}")
+            names.append(f"{index}.{name}")
+    names = list(dict.fromkeys(names))
     present = set(names)
     columns: list[Column] = []
     for name in COMMON_RECORD_COLUMNS:

@@ -82,6 +82,9 @@ class FitDecoder:
         self.field_names: dict[str, dict[str, None]] = {}
         #: Developer field name -> units, from the field descriptions.
         self.dev_units: dict[str, str | None] = {}
+        #: (developer_data_index, field number) -> (name, base type, units) of every field
+        #: description read so far, by this pass or an earlier one.
+        self.dev_descriptions: dict[tuple[int, int], tuple[str, int, str | None]] = {}
         #: (developer_data_index, field number) -> field name, from the field descriptions.
         self.dev_field_names: dict[tuple[int, int], str] = {}
         #: Developer field name -> FIT base type number, from the field descriptions.
@@ -119,9 +122,10 @@ class FitDecoder:
         Each call starts again from the first byte and resets ``problems``.
 
         ``row_factory`` may compile a function from raw slots to an output row for a
-        definition whose fields all take the fast paths; messages of such definitions
-        (without a compressed-timestamp header) are yielded as that function's result
-        instead of a dict.
+        definition whose native fields all take the fast paths; messages of such
+        definitions (without a compressed-timestamp header) are yielded as that
+        function's result instead of a dict. The factory can read the developer field
+        descriptions from ``dev_field_names`` and ``dev_base_types``.
         """
         self._row_factory = row_factory
         self._row_builders = {}
@@ -292,6 +296,8 @@ class FitDecoder:
         data = self.data
         definitions: dict[int, Definition] = {}
         state = DecodeState(raw_enums=self.raw_enums)
+        # Descriptions from an earlier pass also decode developer fields that come first.
+        state.dev_fields.update(self.dev_descriptions)
         position = start
         timestamp_name = "timestamp"
 
@@ -362,6 +368,8 @@ class FitDecoder:
                 for index, name, invalid, scale, offset in definition.scaled:
                     value = raw[index]
                     values[name] = None if value == invalid else (value - offset) / scale
+                if definition.enums:
+                    self._decode_enums(definition, raw, values)
                 slot = definition.timestamp_slot
                 if slot >= 0 and raw[slot] != 0xFFFFFFFF:
                     state.last_timestamp = state.compressed_timestamp = raw[slot]
@@ -392,10 +400,20 @@ class FitDecoder:
                 break
         self.bytes_read = position
 
+    def _decode_enums(
+        self, definition: Definition, raw: tuple[Any, ...], values: dict[str, Any]
+    ) -> None:
+        for index, name, invalid, names in definition.enums:
+            value = raw[index]
+            if value == invalid:
+                values[name] = None
+            else:
+                values[name] = value if self.raw_enums else names.get(value, value)
+
     def _row_builder(self, definition: Definition) -> RowBuilder | None:
         key = id(definition)
         if key not in self._row_builders:
-            simple = not definition.general and not definition.dev_fields
+            simple = not definition.general
             factory = self._row_factory
             built = factory(definition) if simple and factory is not None else None
             self._row_builders[key] = built
@@ -442,6 +460,9 @@ class FitDecoder:
         state.dev_fields[(index, number)] = (name, base if isinstance(base, int) else 0x0D, units)
         self.dev_units[f"{index}.{name}"] = units
         self.dev_field_names[(index, number)] = name
+        self.dev_descriptions[(index, number)] = state.dev_fields[(index, number)]
+        # Compiled rows decode developer fields with the descriptions known when compiled.
+        self._row_builders.clear()
         self.dev_base_types[f"{index}.{name}"] = state.dev_fields[(index, number)][1]
 
     @staticmethod

@@ -80,6 +80,8 @@ class Definition:
     array_names: tuple[str, ...] = ()
     #: Native field and sub-field name -> position of its field in the definition.
     positions: dict[str, int] | None = None
+    #: (slot, name, invalid, enum names) of scalar enum fields without sub-fields.
+    enums: tuple[tuple[int, str, int | float | None, dict[int, str]], ...] = ()
     #: (slot, accumulator key, invalid) of scalar fields that restart a running total.
     seeds: tuple[tuple[int, tuple[int, int], int | float | None], ...] = ()
 
@@ -169,6 +171,7 @@ def compile_definition(
     timestamp_slot = -1
     array_names: list[str] = []
     seeds: list[tuple[int, tuple[int, int], int | float | None]] = []
+    enums: list[tuple[int, str, int | float | None, dict[int, str]]] = []
 
     positions: dict[str, int] = {}
     for position, ((index, count, kind, base, def_num, field, misaligned), field_name) in enumerate(
@@ -233,6 +236,10 @@ def compile_definition(
             and field.type.name != "bool"
             and all_copies
         )
+        plain_enum = not field.subfields and not components and not field.scale and not field.offset
+        if simple_int and field.type.enum and plain_enum:
+            enums.append((index, field_name, base.invalid, field.type.enum))
+            continue
         if not fast:
             general.append(plan)
             if kind in (KIND_ARRAY, KIND_BYTES):
@@ -272,4 +279,5 @@ def compile_definition(
         array_names=tuple(array_names),
         positions=positions,
         seeds=tuple(seeds),
+        enums=tuple(enums),
     )
