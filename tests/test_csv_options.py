@@ -159,3 +159,10 @@ def test_late_developer_description_in_csv(tmp_path: Path) -> None:
     assert header == ["timestamp", "timestamp_local", "power [watts]", "0.Power [W]"]
     assert first[3] == "1.0"
     assert second[3] == "2.5"
+
+
+def test_unknown_messages_reported_with_all_tables(tmp_path: Path) -> None:
+    path = sample("goldencheetah/rides/MultiSport-2019-11-24.fit")
+    report = convert_file(path, tmp_path, options=CsvOptions(tables=("all",)))
+    assert "MultiSport-2019-11-24.unknown_22.csv" in {p.name for p in report.outputs}
+    assert any("missing from the FIT profile" in warning for warning in report.warnings)

@@ -54,7 +54,7 @@ log = logging.getLogger("fit_converter.convert")
 
 @dataclass
 class ConversionReport:
-    """What one conversion produced: output files, row counts and warnings."""
+    """Result of one conversion: output files, row counts and warnings."""
 
     source: Path
     outputs: list[Path] = field(default_factory=list)
@@ -131,7 +131,7 @@ def hrv_rows(messages: list[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]
     and add up the intervals.
     """
     # NOTE: hrv messages carry no timestamps, so intervals lost during a pause shift
-    # every later time; the times are an estimate that drifts with such gaps.
+    # every later time. The times are an estimate that drifts with such gaps.
     start: int | None = None
     for name, values in messages:
         if (
@@ -234,14 +234,14 @@ def convert_file(
         ) from error
 
     decoder = FitDecoder(content)
-    kept = messages_to_keep(options)
+    needed = messages_to_keep(options)
     others: list[tuple[str, dict[str, Any]]] = []
     heart_rates: list[dict[str, Any]] = []
     try:
         for name, values in decoder.messages(skip=RECORD_ONLY):
             if name == "hr":
                 heart_rates.append(values)
-            if kept is None or name in kept:
+            if needed is None or name in needed:
                 others.append((name, values))
     except FitHeaderError as error:
         raise NotFitError(source, f"not a FIT file ({error})", NOT_FIT_HINT) from error
@@ -305,6 +305,13 @@ def convert_file(
         report.outputs.append(fitcsv_target)
 
     report.warnings.extend(describe_problems(problems, report.rows["records"], len(content)))
+    unknown = sorted(int(name[8:]) for name in decoder.field_names if name.startswith("unknown_"))
+    if unknown and {"all", "fitcsv"} & set(options.tables):
+        numbers = ", ".join(str(number) for number in unknown)
+        report.warnings.append(
+            f"{len(unknown)} message type(s) are missing from the FIT profile and were "
+            f"written as unknown_<number>: {numbers}"
+        )
     report.seconds = time.monotonic() - started
     log.debug("converted %s in %.3f s (pid %d)", source, report.seconds, os.getpid())
     return report

@@ -1,8 +1,8 @@
 """Cell formatting for the CSV tables: one formatter per column, chosen once per file.
 
-The decoder yields integers for date-times and semicircles; ints, strings and floats
-that need no conversion are left to ``csv.writer`` (which writes floats with ``repr``,
-the shortest text that reads back as the same number).
+The decoder yields integers for date-times and semicircles, which need formatting.
+Ints, strings and floats that need no conversion are left to ``csv.writer``, which
+writes floats with ``repr``: the shortest text that reads back as the same number.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """The FIT SDK's FitCSVTool layout: every definition and data message, one row each.
 
 Rows are ``Type,Local Number,Message`` then ``Field n,Value n,Units n`` triplets, as
-the FIT SDK's FitCSVTool writes them: enums and date-times as numbers, invalid fields
-left out, native fields in definition order (sub-fields under their own names), then
-component fields, then developer fields under their description's name. Every row is
+the FIT SDK's FitCSVTool writes them. Enums and date-times are numbers and invalid
+fields are left out. Native fields come in definition order (sub-fields under their
+own names), then component fields, then developer fields under their own names. Every row is
 padded to the widest one, so the header is written last through a temporary file.
 """
 
@@ -39,9 +39,9 @@ def csv_name(name: str) -> str:
     return name
 
 
-# NOTE: Known differences from FitCSVTool: invalid elements inside arrays are empty
-# where the tool writes the raw marker (65535), only the first string of a string array
-# is kept, and a field with two matching sub-fields takes the profile's first match.
+# NOTE: This layout differs from FitCSVTool in three known ways. Invalid elements inside
+# arrays are empty where the tool writes the raw marker (65535). Only the first string
+# of a string array is kept. A field with two matching sub-fields takes the first match.
 def cell_text(value: Any) -> str:
     """Return the text of one value: floats with ``repr``, arrays joined with ``|``."""
     if isinstance(value, tuple):

@@ -3,7 +3,7 @@
 Such straps cannot send heart rate under water, so the watch writes it later as ``hr``
 messages: ``filtered_bpm`` values with ``event_timestamp`` times on the strap's own
 clock. The first ``hr`` message of a series also has a ``timestamp``, which ties that
-clock to FIT time; every later event is placed relative to it.
+clock to FIT time, and every later event is placed relative to it.
 """
 
 from __future__ import annotations

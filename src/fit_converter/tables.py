@@ -67,7 +67,7 @@ NO_VALUE = "\x00none"
 
 @dataclass(frozen=True)
 class CsvOptions:
-    """How CSV files are written."""
+    """Options of the CSV files: header units, delimiter, columns and extra tables."""
 
     units_in_header: bool = True
     delimiter: str = ","
@@ -168,9 +168,9 @@ def record_columns(
                 column.fallback = enhanced
             columns.append(column)
 
-    taken = {column.title for column in columns} | alias_only_names(decoder, "record")
-    native = [n for n in names if n not in taken and "." not in n]
-    developer = [n for n in names if "." in n and n not in taken]
+    placed = {column.title for column in columns} | alias_only_names(decoder, "record")
+    native = [n for n in names if n not in placed and "." not in n]
+    developer = [n for n in names if "." in n and n not in placed]
     columns.extend(make_column("record", name, decoder, options) for name in native + developer)
     return select(add_unit_columns(columns, options), options)
 
@@ -226,8 +226,8 @@ def message_columns(
 def select(columns: list[Column], options: CsvOptions) -> list[Column]:
     if options.columns is None:
         return columns
-    wanted = set(options.columns)
-    return [column for column in columns if column.title in wanted]
+    selected = set(options.columns)
+    return [column for column in columns if column.title in selected]
 
 
 def write_rows(

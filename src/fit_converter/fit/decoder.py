@@ -2,9 +2,9 @@
 
 ``FitDecoder(data).messages()`` yields ``(message name, values)`` for every data
 message, where ``values`` maps field names to values after scale and offset. Enums are
-their profile names; date-times stay integers (seconds since the FIT epoch, see
-``profile.FIT_EPOCH_UNIX``) so that writers can format them without building objects;
-positions stay semicircles. Developer fields are named ``<developer_data_index>.<name>``.
+their profile names and positions stay semicircles. Date-times stay integers (seconds
+since the FIT epoch, see ``profile.FIT_EPOCH_UNIX``), so writers can format them
+without building datetime objects. Developer fields are named ``<developer_data_index>.<name>``.
 
 Problems (truncation, CRC mismatches, undefined local message types, trailing garbage)
 are appended to ``problems`` as ``FitDecodeError`` objects and decoding goes on with
@@ -122,8 +122,8 @@ class FitDecoder:
         Each call starts again from the first byte and resets ``problems``.
 
         ``row_factory`` may compile a function from raw slots to an output row for a
-        definition whose native fields all take the fast paths; messages of such
-        definitions (without a compressed-timestamp header) are yielded as that
+        definition whose native fields all take the fast paths. Messages of such
+        definitions without a compressed-timestamp header are then yielded as that
         function's result instead of a dict. The factory can read the developer field
         descriptions from ``dev_field_names`` and ``dev_base_types``.
         """
@@ -290,8 +290,8 @@ class FitDecoder:
     ) -> Iterator[Message]:
         """Yield the data messages between ``start`` and ``limit`` of one FIT file.
 
-        ``truncated`` tells that the data ends before the file does, so a message cut
-        short at ``limit`` is expected and left for the caller to report.
+        ``truncated`` means the data ends before the file does, so a message cut short
+        at ``limit`` is expected and left for the caller to report.
         """
         data = self.data
         definitions: dict[int, Definition] = {}

@@ -1,7 +1,7 @@
 """Compiled definition messages: one precompiled ``struct.Struct`` and field plan each.
 
-A definition message says which fields, of which size and base type, follow in the
-data messages of one local message type. Compiling it once turns every later data
+A definition message lists the fields, with their size and base type, that follow in
+the data messages of one local message type. Compiling it once turns every later data
 message into one ``unpack_from`` call plus a few loops over precomputed tuples.
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 from fit_converter.fit import profile
 from fit_converter.fit.profile import BASE_TYPE_BYTE, BASE_TYPES, BaseType
 
-#: How the raw slot of a field is turned into a value.
+#: Kinds of raw slot, each turned into a value in its own way.
 KIND_INT = 0  # one integer, compared with the base type's invalid marker
 KIND_FLOAT = 1  # one float, invalid when NaN
 KIND_STRING = 2  # bytes up to the first NUL, decoded as UTF-8 with replacement
@@ -119,8 +119,8 @@ def compile_definition(
 ) -> Definition:
     """Compile the fields of one definition message into a ``Definition``.
 
-    ``field_defs`` holds (field definition number, size, base type number) and
-    ``dev_defs`` holds (field number, size, developer data index), as in the file.
+    ``field_defs`` contains (field definition number, size, base type number) and
+    ``dev_defs`` contains (field number, size, developer data index), as in the file.
     """
     message_type = profile.MESSAGE_TYPES.get(mesg_num)
     fields = message_type.fields if message_type else {}

@@ -44,7 +44,7 @@ def is_missing(value: Any) -> bool:
 
 
 def store(values: dict[str, Any], name: str, value: Any) -> None:
-    """Set ``values[name]`` unless it already holds a valid value (the first valid one wins)."""
+    """Set ``values[name]`` unless it already has a valid value (the first valid one wins)."""
     if is_missing(values.get(name)):
         values[name] = value
 
