@@ -28,7 +28,7 @@ from fit_converter.files import unique_path, write_atomically
 from fit_converter.fit import FitDecodeError, FitDecoder, FitHeaderError, FitTruncatedError
 from fit_converter.fit.decoder import RowBuilder
 from fit_converter.fit.definitions import Definition
-from fit_converter.fit.profile import MESG_NUM_RECORD
+from fit_converter.fit.profile import MESG_NUM_HRV, MESG_NUM_RECORD
 from fit_converter.fitcsv import write_fitcsv
 from fit_converter.heartrate import hr_samples, merge_heart_rate
 from fit_converter.rowcompile import compile_row_builder
@@ -43,6 +43,7 @@ from fit_converter.tables import (
 )
 
 RECORD_ONLY = frozenset({MESG_NUM_RECORD})
+HRV_ONLY = frozenset({MESG_NUM_HRV})
 
 NOT_FIT_HINT = (
     "Only .fit activity files can be converted; export the original FIT file from the "
@@ -124,33 +125,30 @@ def describe_problems(problems: list[FitDecodeError], records: int, file_size: i
     return warnings
 
 
-def hrv_rows(messages: list[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
-    """Return one row per R-R interval of the ``hrv`` messages, with its reconstructed time.
-
-    Times count from the first timer start event (or the first timestamp in the file)
-    and add up the intervals.
-    """
-    # NOTE: hrv messages carry no timestamps, so intervals lost during a pause shift
-    # every later time. The times are an estimate that drifts with such gaps.
-    start: int | None = None
+def hrv_start_time(messages: list[tuple[str, dict[str, Any]]]) -> int | None:
+    """Return the time R-R intervals count from: the first timer start, else the first time."""
     for name, values in messages:
         if (
             name == "event"
             and values.get("event") == "timer"
             and values.get("event_type") == "start"
+            and isinstance(values.get("timestamp"), int)
         ):
-            start = values.get("timestamp")
-            break
-    if start is None:
-        start = next(
-            (v["timestamp"] for _, v in messages if isinstance(v.get("timestamp"), int)), None
-        )
+            return int(values["timestamp"])
+    return next(
+        (int(v["timestamp"]) for _, v in messages if isinstance(v.get("timestamp"), int)), None
+    )
 
-    rows: list[dict[str, Any]] = []
+
+def hrv_rows(start: int | None, messages: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Yield one row per R-R interval of the ``hrv`` messages, with its reconstructed time.
+
+    Times count from ``start`` and add up the intervals.
+    """
+    # NOTE: hrv messages carry no timestamps, so intervals lost during a pause shift
+    # every later time. The times are an estimate that drifts with such gaps.
     elapsed = 0.0
-    for name, values in messages:
-        if name != "hrv":
-            continue
+    for values in messages:
         intervals = values.get("time")
         if not isinstance(intervals, tuple):
             intervals = (intervals,)
@@ -159,8 +157,7 @@ def hrv_rows(messages: list[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]
                 continue
             elapsed += interval
             moment = format_fractional_time(start + elapsed) if start is not None else None
-            rows.append({"time": moment, "rr_interval": interval})
-    return rows
+            yield {"time": moment, "rr_interval": interval}
 
 
 def _write_table(target: Path, columns: list[Column], rows: Any, options: CsvOptions) -> int:
@@ -241,7 +238,7 @@ def convert_file(
         for name, values in decoder.messages(skip=RECORD_ONLY):
             if name == "hr":
                 heart_rates.append(values)
-            if needed is None or name in needed:
+            if name != "hrv" and (needed is None or name in needed):
                 others.append((name, values))
     except FitHeaderError as error:
         raise NotFitError(source, f"not a FIT file ({error})", NOT_FIT_HINT) from error
@@ -288,12 +285,11 @@ def convert_file(
     report.outputs.append(target)
     problems.extend(decoder.problems)
 
-    for table, rows, message in _extra_tables(others, options):
-        if not rows:
-            continue
+    for table, rows, message in _extra_tables(others, options, decoder):
         if table == "hrv":
             table_columns = [Column("time", "time"), Column("rr_interval", "rr_interval", "s")]
         else:
+            assert isinstance(rows, list)
             table_columns = message_columns(message, rows, decoder, options)
         table_target = output_path(f"{base}.{table}.csv")
         report.rows[table] = _write_table(table_target, table_columns, rows, options)
@@ -318,21 +314,24 @@ def convert_file(
 
 
 def messages_to_keep(options: CsvOptions) -> set[str] | None:
-    """Return the messages the first pass must keep for ``options``; None keeps all."""
+    """Return the messages the first pass must keep for ``options``; None keeps all.
+
+    ``hrv`` messages are never kept: their table is streamed from a pass of its own.
+    """
     if "all" in options.tables:
         return None
-    kept = {"activity"}
+    needed = {"activity"}
     for table in options.tables:
         if table in MESSAGE_TABLES:
-            kept.add(MESSAGE_TABLES[table])
+            needed.add(MESSAGE_TABLES[table])
         elif table == "hrv":
-            kept.update(("hrv", "event"))
-    return kept
+            needed.add("event")
+    return needed
 
 
 def _extra_tables(
-    others: list[tuple[str, dict[str, Any]]], options: CsvOptions
-) -> Iterator[tuple[str, list[dict[str, Any]], str]]:
+    others: list[tuple[str, dict[str, Any]]], options: CsvOptions, decoder: FitDecoder
+) -> Iterator[tuple[str, Iterable[dict[str, Any]], str]]:
     """Yield (table name, rows, message name) of each extra table that was requested."""
     requested = set(options.tables)
     if "all" in requested:
@@ -341,14 +340,17 @@ def _extra_tables(
         for name, values in others:
             by_message.setdefault(name, []).append(values)
         for name, rows in by_message.items():
-            if name != "hrv":
-                yield name, rows, name
+            yield name, rows, name
         requested.discard("all")
         requested.add("hrv")
 
     for table in sorted(requested):
-        if table == "hrv":
-            yield "hrv", hrv_rows(others), "hrv"
+        if table == "hrv" and "hrv" in decoder.field_names:
+            messages = decoder.messages(only=HRV_ONLY)
+            intervals = (values for name, values in messages if name == "hrv")
+            yield "hrv", hrv_rows(hrv_start_time(others), intervals), "hrv"
         elif table in MESSAGE_TABLES:
             message = MESSAGE_TABLES[table]
-            yield table, [values for name, values in others if name == message], message
+            rows = [values for name, values in others if name == message]
+            if rows:
+                yield table, rows, message

@@ -18,6 +18,7 @@ MESSAGE_TYPES: dict[int, Any] = _profile.MESSAGE_TYPES
 #: Global message numbers the decoder treats specially.
 MESG_NUM_FILE_ID = 0
 MESG_NUM_RECORD = 20
+MESG_NUM_HRV = 78
 MESG_NUM_HR = 132
 MESG_NUM_FIELD_DESCRIPTION = 206
 MESG_NUM_DEVELOPER_DATA_ID = 207
