@@ -28,7 +28,7 @@ from fit_converter.files import unique_path, write_atomically
 from fit_converter.fit import FitDecodeError, FitDecoder, FitHeaderError, FitTruncatedError
 from fit_converter.fit.decoder import RowBuilder
 from fit_converter.fit.definitions import Definition
-from fit_converter.fit.profile import MESG_NUM_HRV, MESG_NUM_RECORD
+from fit_converter.fit.profile import MESG_NUM_HRV, MESG_NUM_RECORD, MESG_NUMS_BY_NAME
 from fit_converter.fitcsv import write_fitcsv
 from fit_converter.heartrate import hr_samples, merge_heart_rate
 from fit_converter.rowcompile import compile_row_builder
@@ -234,8 +234,13 @@ def convert_file(
     needed = messages_to_keep(options)
     others: list[tuple[str, dict[str, Any]]] = []
     heart_rates: list[dict[str, Any]] = []
+    first_pass = (
+        None
+        if needed is None
+        else frozenset(MESG_NUMS_BY_NAME[name] for name in (*needed, "hr", "developer_data_id"))
+    )
     try:
-        for name, values in decoder.messages(skip=RECORD_ONLY):
+        for name, values in decoder.messages(skip=RECORD_ONLY, only=first_pass):
             if name == "hr":
                 heart_rates.append(values)
             if name != "hrv" and (needed is None or name in needed):

@@ -99,6 +99,7 @@ def join_array(item_formatter: Formatter | None) -> Formatter:
             for item in value
         )
 
+    format_array.inner = item_formatter  # type: ignore[attr-defined]
     return format_array
 
 

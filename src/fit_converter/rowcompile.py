@@ -72,6 +72,7 @@ def compile_row_builder(
         sources[name] = (index, invalid, None, 0.0)
         enum_names[name] = labels
 
+    formatters: list[Any] = [column.formatter for column in columns]
     lines = ["def build(raw, formatters=formatters, enums=enums, unpackers=unpackers):"]
     cells: list[str] = []
     slot_names: dict[int, str] = {}
@@ -104,7 +105,10 @@ def compile_row_builder(
             variable = f"d{number}"
             lines.append(f"    {variable} = unpackers[{column.key!r}](raw[{index}])[0]")
             value = variable
-            if column.formatter is not None:
+            # One number each, so the array-joining wrapper is not needed.
+            formatter = getattr(column.formatter, "inner", column.formatter)
+            if formatter is not None:
+                formatters[number] = formatter
                 value = f"formatters[{number}]({variable})"
             empty = '""' if line_delimiter is not None else "None"
             check = f"{variable} == {variable}" if is_float else f"{variable} != {invalid!r}"
@@ -127,7 +131,7 @@ def compile_row_builder(
     else:
         lines.append("    return (" + ", ".join(cells) + ",)")
     namespace: dict[str, Any] = {
-        "formatters": [column.formatter for column in columns],
+        "formatters": formatters,
         "enums": [enum_names.get(column.key) for column in columns],
         "unpackers": unpackers,
     }

@@ -14,6 +14,7 @@ from typing import Any
 from fitdecode import profile as _profile
 
 MESSAGE_TYPES: dict[int, Any] = _profile.MESSAGE_TYPES
+MESG_NUMS_BY_NAME: dict[str, int] = {m.name: number for number, m in MESSAGE_TYPES.items()}
 
 #: Global message numbers the decoder treats specially.
 MESG_NUM_FILE_ID = 0

@@ -81,7 +81,12 @@ def render(field: Any, value: Any) -> Any:
 def apply_scale(field: Any, value: Any) -> Any:
     """Apply the profile's scale and offset to a number or to each number of an array."""
     if isinstance(value, tuple):
-        return tuple(apply_scale(field, item) for item in value)
+        if not field.scale and not field.offset:
+            return value
+        return tuple(
+            item if item is None or isinstance(item, str) else apply_scale(field, item)
+            for item in value
+        )
     if isinstance(value, int | float) and not isinstance(value, bool):
         scale = field.scale
         offset = field.offset
