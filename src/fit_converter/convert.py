@@ -17,6 +17,7 @@ import os
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 from typing import IO, Any
 
@@ -276,13 +277,8 @@ def convert_file(
         descriptions = (decoder.dev_field_names, decoder.dev_base_types)
         return compile_row_builder(definition, columns, line_delimiter, descriptions)
 
-    records: Iterable[Any] = (
-        values
-        for name, values in decoder.messages(
-            only=RECORD_ONLY, row_factory=None if samples else row_factory
-        )
-        if name == "record"
-    )
+    messages = decoder.messages(only=RECORD_ONLY, row_factory=None if samples else row_factory)
+    records: Iterable[Any] = map(itemgetter(1), messages)
     if samples:
         records = merge_heart_rate(records, samples)
     target = output_path(f"{base}.csv")

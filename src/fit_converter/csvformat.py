@@ -44,13 +44,19 @@ class TimestampFormatter:
             return value
         minute, second = divmod(value + FIT_EPOCH_UNIX + self.offset, 60)
         if minute != self._minute:
+            self.prefix(minute)
+        return self._prefix + SECONDS[second] + self.suffix
+
+    def prefix(self, minute: int) -> str:
+        """Return (and cache) the text of a time up to its minute, e.g. ``2024-06-01T08:30:``."""
+        if minute != self._minute:
             self._minute = minute
             moment = dt.datetime.fromtimestamp(minute * 60, dt.UTC)
             self._prefix = moment.strftime("%Y-%m-%dT%H:%M:")
-        return self._prefix + _SECONDS[second] + self.suffix
+        return self._prefix
 
 
-_SECONDS = tuple(f"{second:02d}" for second in range(60))
+SECONDS = tuple(f"{second:02d}" for second in range(60))
 
 
 def format_fractional_time(seconds_since_fit_epoch: float) -> str:

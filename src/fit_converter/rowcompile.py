@@ -23,10 +23,12 @@ from typing import Any
 from fit_converter.csvformat import (
     DEGREES_PER_SEMICIRCLE,
     POSITION_DECIMALS,
+    SECONDS,
+    TimestampFormatter,
     semicircles_to_degrees,
 )
 from fit_converter.fit.definitions import Definition
-from fit_converter.fit.profile import BASE_TYPES
+from fit_converter.fit.profile import BASE_TYPES, FIT_DATETIME_MIN, FIT_EPOCH_UNIX
 from fit_converter.tables import Column
 
 
@@ -89,6 +91,18 @@ def compile_row_builder(
         value = variable if scale is None else f"({variable} - {offset!r}) / {scale!r}"
         if column.key in enum_names:
             value = f"enums[{number}].get({variable}, {variable})"
+        if isinstance(column.formatter, TimestampFormatter) and scale is None:
+            # Inlined TimestampFormatter: the minute's text is cached on the formatter.
+            formatter = f"formatters[{number}]"
+            shift = FIT_EPOCH_UNIX + column.formatter.offset
+            minute, second = f"m{number}_{index}", f"s{number}_{index}"
+            lines.append(f"    {minute}, {second} = divmod({variable} + {shift}, 60)")
+            suffix = column.formatter.suffix  # "Z" or "", never a quote
+            text = f'{formatter}.prefix({minute}) + SECONDS[{second}] + "{suffix}"'
+            return (
+                f"({text} if {variable} >= {FIT_DATETIME_MIN} else {variable}) "
+                f"if {variable} != {invalid!r} else "
+            )
         if column.formatter is semicircles_to_degrees:
             # Inlined for speed; unlike the function, 8.0 degrees becomes "8".
             value = (
@@ -134,6 +148,7 @@ def compile_row_builder(
         "formatters": formatters,
         "enums": [enum_names.get(column.key) for column in columns],
         "unpackers": unpackers,
+        "SECONDS": SECONDS,
     }
     exec("\n".join(lines), namespace)
     builder: Callable[[tuple[Any, ...]], tuple[Any, ...]] = namespace["build"]

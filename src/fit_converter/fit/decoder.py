@@ -118,7 +118,8 @@ class FitDecoder:
 
         Data messages whose global message number is in ``skip``, or not in ``only``
         when given, are not decoded and not yielded. Their timestamps are still tracked
-        for compressed-timestamp headers, and field descriptions are always decoded.
+        for compressed-timestamp headers, and field descriptions are always decoded
+        (but yielded only when requested).
         Each call starts again from the first byte and resets ``problems``.
 
         ``row_factory`` may compile a function from raw slots to an output row for a
@@ -300,6 +301,8 @@ class FitDecoder:
         state.dev_fields.update(self.dev_descriptions)
         position = start
         timestamp_name = "timestamp"
+        row_builders = self._row_builders
+        compiled_rows = self._row_factory is not None
 
         while position < limit:
             record_header = data[position]
@@ -333,9 +336,8 @@ class FitDecoder:
                 position = end
 
                 mesg_num = definition.mesg_num
-                if (mesg_num in skip or (only is not None and mesg_num not in only)) and (
-                    mesg_num != profile.MESG_NUM_FIELD_DESCRIPTION
-                ):
+                skipped = mesg_num in skip or (only is not None and mesg_num not in only)
+                if skipped and mesg_num != profile.MESG_NUM_FIELD_DESCRIPTION:
                     slot = definition.timestamp_slot
                     if slot >= 0 and raw[slot] != 0xFFFFFFFF:
                         state.last_timestamp = state.compressed_timestamp = raw[slot]
@@ -349,8 +351,8 @@ class FitDecoder:
                     if raw[index] != invalid:
                         state.accumulators[key] = raw[index]
 
-                if self._row_factory is not None and time_offset is None:
-                    builder = self._row_builders.get(id(definition), _UNSET)
+                if compiled_rows and time_offset is None:
+                    builder = row_builders.get(id(definition), _UNSET)
                     if builder is _UNSET:
                         builder = self._row_builder(definition)
                     if builder is not None:
@@ -386,8 +388,9 @@ class FitDecoder:
                 elif "timestamp_16" in values:
                     self._expand_timestamp_16(values, state)
 
-                self.local_number = local_number
-                yield definition.name, values
+                if not skipped:
+                    self.local_number = local_number
+                    yield definition.name, values
             except _Truncated as cut:
                 if not truncated:
                     self._problem(
