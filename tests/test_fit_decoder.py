@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import struct
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from fit_converter.convert import convert_file
+from fit_converter.decode import read_messages
+from fit_converter.errors import ConversionError, NotFitError
 from fit_converter.fit import (
     FitCRCError,
     FitDecoder,
@@ -21,7 +26,7 @@ UINT8, UINT16, UINT32, SINT32 = 0x02, 0x84, 0x86, 0x85
 ENUM, STRING, BYTE, FLOAT32 = 0x00, 0x07, 0x0D, 0x88
 RECORD, EVENT, MONITORING, HRV, DEVICE_INFO = 20, 21, 55, 78, 23
 FIELD_DESCRIPTION, DEVELOPER_DATA_ID = 206, 207
-T0 = 1_000_000_000  # a timestamp in seconds since the FIT epoch (2021-09-09)
+T0 = 1_000_000_000  # seconds since the FIT epoch: 2021-09-08T01:46:40Z
 
 
 def decode(content: bytes, **options: Any) -> tuple[list[tuple[str, dict[str, Any]]], FitDecoder]:
@@ -326,3 +331,35 @@ def test_skip_still_tracks_timestamps() -> None:
 
 def test_header_helper_declares_data_size() -> None:
     assert struct.unpack_from("<I", header(123), 4)[0] == 123
+
+
+def test_read_messages_rejects_short_header(tmp_path: Path) -> None:
+    # The signature is in place but the header size is below 12 bytes.
+    content = bytearray(fit_file(record_definition(), record(0, T0, 100, 0)))
+    content[0] = 8
+    path = tmp_path / "short.fit"
+    path.write_bytes(bytes(content))
+    with pytest.raises(NotFitError, match="not a FIT file"):
+        list(read_messages(path, []))
+
+
+def test_read_messages_fields_and_datetimes(tmp_path: Path) -> None:
+    path = tmp_path / "ride.fit"
+    path.write_bytes(fit_file(record_definition(), record(0, T0, 150, 8230)))
+    problems: list[str] = []
+    (message,) = list(read_messages(path, problems))
+    fields = {field.name: field for field in message.fields}
+    assert message.name == "record"
+    assert fields["timestamp"].value == dt.datetime(2021, 9, 8, 1, 46, 40, tzinfo=dt.UTC)
+    assert fields["timestamp"].units is None
+    assert fields["speed"].value == 8.23
+    assert fields["speed"].units == "m/s"
+    assert problems == []
+
+
+def test_convert_without_readable_records(tmp_path: Path) -> None:
+    path = tmp_path / "empty-ride.fit"
+    path.write_bytes(fit_file(record_definition()))
+    with pytest.raises(ConversionError, match="contains none that could be read"):
+        convert_file(path, tmp_path / "out")
+    assert not list((tmp_path / "out").glob("*.csv"))

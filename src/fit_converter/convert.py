@@ -23,7 +23,7 @@ from typing import IO, Any
 
 from fit_converter.config import Settings
 from fit_converter.csvformat import DEGREES_PER_SEMICIRCLE, format_fractional_time
-from fit_converter.decode import check_fit_header
+from fit_converter.decode import NOT_FIT_HINT, check_fit_header
 from fit_converter.errors import ConversionError, NotFitError
 from fit_converter.files import unique_path, write_atomically
 from fit_converter.fit import FitDecodeError, FitDecoder, FitHeaderError, FitTruncatedError
@@ -46,10 +46,6 @@ from fit_converter.tables import (
 RECORD_ONLY = frozenset({MESG_NUM_RECORD})
 HRV_ONLY = frozenset({MESG_NUM_HRV})
 
-NOT_FIT_HINT = (
-    "Only .fit activity files can be converted; export the original FIT file from the "
-    "device or its app."
-)
 
 log = logging.getLogger("fit_converter.convert")
 
@@ -283,6 +279,14 @@ def convert_file(
         records = merge_heart_rate(records, samples)
     target = output_path(f"{base}.csv")
     report.rows["records"] = _write_table(target, columns, records, options)
+    if not report.rows["records"]:
+        target.unlink()
+        raise ConversionError(
+            source,
+            "the file defines record messages but contains none that could be read",
+            "The recording may have stopped at once or the file is cut short; "
+            "convert a complete activity file.",
+        )
     report.outputs.append(target)
     problems.extend(decoder.problems)
 

@@ -8,6 +8,7 @@ few messages. The CSV writer uses the faster ``fit_converter.fit.FitDecoder`` di
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,8 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from fit_converter.errors import ConversionError, EmptyFileError, NotFitError
-from fit_converter.fit import FitDecoder, profile
+from fit_converter.fit import FitDecoder, FitHeaderError, profile
 from fit_converter.fit.profile import FIT_DATETIME_MIN, FIT_EPOCH_UNIX
+
+NOT_FIT_HINT = (
+    "Only .fit activity files can be converted; export the original FIT file "
+    "from the device or its app, not a GPX, TCX or CSV export."
+)
 
 #: Smallest FIT header: size, protocol, profile (2), data size (4) and ".FIT".
 FIT_HEADER_MIN_SIZE = 12
@@ -55,10 +61,7 @@ def check_fit_header(path: Path) -> int:
 
     if len(header) < FIT_HEADER_MIN_SIZE or header[8:12] != b".FIT":
         raise NotFitError(
-            path,
-            "not a FIT file (no '.FIT' signature in the first 12 bytes)",
-            "Only .fit activity files can be converted; export the original FIT file "
-            "from the device or its app, not a GPX, TCX or CSV export.",
+            path, "not a FIT file (no '.FIT' signature in the first 12 bytes)", NOT_FIT_HINT
         )
 
     header_size = header[0]
@@ -102,7 +105,14 @@ def read_messages(path: Path, problems: list[str]) -> Iterator[Message]:
     decoder = FitDecoder(content)
     types: dict[tuple[str, str], tuple[str | None, str | None]] = {}
     try:
-        for name, values in decoder.messages():
+        messages = iter(decoder.messages())
+        try:
+            first = next(messages, None)
+        except FitHeaderError as error:
+            raise NotFitError(path, f"not a FIT file ({error})", NOT_FIT_HINT) from error
+        if first is None:
+            return
+        for name, values in itertools.chain([first], messages):
             fields = []
             for field_name, value in values.items():
                 info = types.get((name, field_name))
