@@ -24,7 +24,7 @@ def definition(
     *,
     big_endian: bool = False,
 ) -> bytes:
-    """Return a definition message: ``fields`` holds (number, size, base type)."""
+    """Return a definition message: ``fields`` contains (number, size, base type)."""
     record_header = 0x40 | local | (0x20 if dev_fields is not None else 0)
     order = ">" if big_endian else "<"
     body = struct.pack(order + "BBHB", 0, 1 if big_endian else 0, mesg_num, len(fields))

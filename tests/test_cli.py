@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
 
 from conftest import sample
 from fit_converter.cli import main
+from fit_converter.convert_cli import ProgressBar
 
 
 def test_convert_to_output_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -49,3 +51,23 @@ def test_convert_rejects_unknown_table(tmp_path: Path, capsys: pytest.CaptureFix
     code = main(["convert", str(path), "-o", str(tmp_path), "--tables", "laps,bogus"])
     assert code == 2
     assert "unknown table(s) bogus" in capsys.readouterr().err
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bar_on_terminal() -> None:
+    stream = FakeTerminal()
+    progress = ProgressBar(2, stream)
+    progress.advance()
+    progress.advance()
+    assert "[###############...............] 1/2 files" in stream.getvalue()
+    assert stream.getvalue().endswith("] 2/2 files\n")
+
+
+def test_progress_bar_silent_without_terminal() -> None:
+    stream = io.StringIO()
+    ProgressBar(3, stream).advance()
+    assert stream.getvalue() == ""

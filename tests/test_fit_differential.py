@@ -1,8 +1,8 @@
 """Every value our decoder yields equals fitdecode's, on every file of the sample corpus.
 
-fitdecode's messages are flattened the way our decoder documents: native fields first
-(the first valid value of a name wins), then component values where the message has
-no valid value of that name; date-times become seconds since the FIT epoch.
+fitdecode's messages are flattened the way our decoder documents. Native fields come
+first (the first valid value of a name wins), then component values where the message
+has no valid value of that name. Date-times become seconds since the FIT epoch.
 """
 
 from __future__ import annotations
@@ -64,8 +64,8 @@ def flatten(frame: Any) -> dict[str, Any]:
             continue
         name = field.name
         if definition.is_dev:
-            # fitdecode names a developer field without a field_name "None"; we use
-            # "field_<number>" so that the column still says which field it is.
+            # fitdecode names a developer field without a field_name "None". We use
+            # "field_<number>" so that the column still names the field.
             name = field.name if field.name is not None else f"field_{definition.def_num}"
             name = f"{definition.dev_data_index}.{name}"
         if is_missing(values.get(name)):
@@ -118,7 +118,7 @@ def test_values_equal_fitdecode(path: Path) -> None:
             if our_name == "hr" and name == "event_timestamp" and isinstance(mine, tuple):
                 # fitdecode 0.11.0 adds event_timestamp_12 parts to a running total that
                 # starts at 0 instead of at the message's event_timestamp, then adds the
-                # last timestamp; test_hr_event_timestamps_match_fit_sdk pins our values.
+                # last timestamp. test_hr_event_timestamps_match_fit_sdk pins our values.
                 continue
             assert same(mine, reference), (
                 f"message {index} {our_name}.{name}: {mine!r} != {reference!r}"

@@ -28,8 +28,8 @@ REFERENCES = [
 ]
 
 #: References that repeat the previous record's value where the file marks a value
-#: invalid (fitdecode 0.11.0 and fitparse 1.2.0 read those as invalid too); our CSV
-#: leaves such cells empty.
+#: invalid, as fitdecode 0.11.0 and fitparse 1.2.0 read it too. Our CSV leaves such
+#: cells empty.
 FORWARD_FILLED = {"garmin-edge-500-activity"}
 
 #: US Pacific zone abbreviations in the references' Java Date strings.
