@@ -166,3 +166,19 @@ def test_unknown_messages_reported_with_all_tables(tmp_path: Path) -> None:
     report = convert_file(path, tmp_path, options=CsvOptions(tables=("all",)))
     assert "MultiSport-2019-11-24.unknown_22.csv" in {p.name for p in report.outputs}
     assert any("missing from the FIT profile" in warning for warning in report.warnings)
+
+
+def test_column_selection_applies_to_records_only(tmp_path: Path) -> None:
+    path = sample("goldencheetah/rides/HRV-Data.fit")
+    options = CsvOptions(
+        columns=("timestamp", "heart_rate"),
+        tables=("laps", "hrv"),
+        decimal_comma=True,
+        delimiter=";",
+    )
+    report = convert_file(path, tmp_path, options=options)
+    assert read_rows(report.outputs[0], ";")[0] == ["timestamp", "heart_rate [bpm]"]
+    laps = read_rows(tmp_path / "HRV-Data.laps.csv", ";")
+    assert len(laps[0]) > 10
+    hrv = read_rows(tmp_path / "HRV-Data.hrv.csv", ";")
+    assert "," in hrv[1][1]

@@ -22,7 +22,11 @@ from pathlib import Path
 from typing import IO, Any
 
 from fit_converter.config import Settings
-from fit_converter.csvformat import DEGREES_PER_SEMICIRCLE, format_fractional_time
+from fit_converter.csvformat import (
+    DEGREES_PER_SEMICIRCLE,
+    format_fractional_time,
+    with_decimal_comma,
+)
 from fit_converter.decode import NOT_FIT_HINT, check_fit_header
 from fit_converter.errors import ConversionError, NotFitError
 from fit_converter.files import unique_path, write_atomically
@@ -243,7 +247,9 @@ def convert_file(
             if name != "hrv" and (needed is None or name in needed):
                 others.append((name, values))
     except FitHeaderError as error:
-        raise NotFitError(source, f"not a FIT file ({error})", NOT_FIT_HINT) from error
+        raise NotFitError(
+            source, f"not a FIT file ({error.message})", NOT_FIT_HINT, offset=error.offset
+        ) from error
     problems = list(decoder.problems)
     if "record" not in decoder.field_names:
         raise ConversionError(
@@ -292,7 +298,11 @@ def convert_file(
 
     for table, rows, message in _extra_tables(others, options, decoder):
         if table == "hrv":
-            table_columns = [Column("time", "time"), Column("rr_interval", "rr_interval", "s")]
+            interval_format = with_decimal_comma(None) if options.decimal_comma else None
+            table_columns = [
+                Column("time", "time"),
+                Column("rr_interval", "rr_interval", "s", interval_format),
+            ]
         else:
             assert isinstance(rows, list)
             table_columns = message_columns(message, rows, decoder, options)

@@ -109,7 +109,9 @@ def read_messages(path: Path, problems: list[str]) -> Iterator[Message]:
         try:
             first = next(messages, None)
         except FitHeaderError as error:
-            raise NotFitError(path, f"not a FIT file ({error})", NOT_FIT_HINT) from error
+            raise NotFitError(
+                path, f"not a FIT file ({error.message})", NOT_FIT_HINT, offset=error.offset
+            ) from error
         if first is None:
             return
         for name, values in itertools.chain([first], messages):

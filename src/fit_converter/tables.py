@@ -220,7 +220,8 @@ def message_columns(
     ordered = (["timestamp"] if "timestamp" in names else []) + [
         n for n in names if n != "timestamp"
     ]
-    return select([make_column(message, name, decoder, options) for name in ordered], options)
+    # The column selection names records columns, so extra tables keep all of theirs.
+    return [make_column(message, name, decoder, options) for name in ordered]
 
 
 def select(columns: list[Column], options: CsvOptions) -> list[Column]:
