@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from conftest import SAMPLES_DIR
 from fit_converter.convert import convert_file
+from fit_converter.decode import read_messages
 from fit_converter.errors import ConversionError
 from fit_converter.fit import FitDecodeError, FitDecoder
 
@@ -92,3 +93,20 @@ def test_conversion_raises_only_conversion_errors(tmp_path: Path, content: bytes
     source.write_bytes(content)
     with contextlib.suppress(ConversionError):
         convert_file(source, tmp_path / "out", overwrite=True)
+
+
+@settings(
+    max_examples=60,
+    deadline=5000,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    database=None,
+)
+@given(mutated_files())
+def test_read_messages_raises_only_conversion_errors(tmp_path: Path, content: bytes) -> None:
+    source = tmp_path / "mutated.fit"
+    source.write_bytes(content)
+    problems: list[str] = []
+    with contextlib.suppress(ConversionError):
+        for _ in read_messages(source, problems):
+            pass
+    assert all(isinstance(problem, str) for problem in problems)
