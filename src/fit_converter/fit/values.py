@@ -245,6 +245,8 @@ def decode_dev_field(
 
     A field without a description is named ``field_<number>`` and kept as bytes.
     """
+    # NOTE: The scale and offset a field description may declare are not applied (as in
+    # fitdecode 0.11.0); no file of the sample corpus sets them.
     data = raw[plan.index]
     description = state.dev_fields.get((plan.developer_data_index, plan.field_number))
     if description is None:
