@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
 
 from conftest import sample
 from fit_converter.cli import main
+from fit_converter.convert_cli import ProgressBar
 
 
 def test_convert_to_output_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -26,3 +28,46 @@ def test_convert_reports_failures(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert "bogus.fit: not a FIT file" in errors
     assert "missing.fit" in errors
     assert "2 of 2 file(s) failed" in errors
+
+
+def test_convert_folder_in_parallel(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("a.fit", "b.FIT"):
+        (folder / name).write_bytes(sample("fitparse/2015-10-13-08-43-15.fit").read_bytes())
+    (folder / "bogus.fit").write_text("nope")
+
+    code = main(["convert", str(folder), "-o", str(tmp_path / "out"), "--jobs", "2"])
+
+    captured = capsys.readouterr()
+    assert code == 1
+    assert (tmp_path / "out" / "a.csv").exists()
+    assert (tmp_path / "out" / "b.csv").exists()
+    assert "1 of 3 file(s) failed: bogus.fit" in captured.err
+
+
+def test_convert_rejects_unknown_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = sample("fitparse/2015-10-13-08-43-15.fit")
+    code = main(["convert", str(path), "-o", str(tmp_path), "--tables", "laps,bogus"])
+    assert code == 2
+    assert "unknown table(s) bogus" in capsys.readouterr().err
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bar_on_terminal() -> None:
+    stream = FakeTerminal()
+    progress = ProgressBar(2, stream)
+    progress.advance()
+    progress.advance()
+    assert "[###############...............] 1/2 files" in stream.getvalue()
+    assert stream.getvalue().endswith("] 2/2 files\n")
+
+
+def test_progress_bar_silent_without_terminal() -> None:
+    stream = io.StringIO()
+    ProgressBar(3, stream).advance()
+    assert stream.getvalue() == ""

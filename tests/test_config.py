@@ -97,3 +97,44 @@ def test_valid_overrides(tmp_path: Path) -> None:
     assert settings.log_to_file is True
     assert settings.poll_interval == 0.5
     assert settings.retries == 0
+
+
+def test_csv_settings(tmp_path: Path) -> None:
+    settings = load_settings(
+        {
+            "FIT_CONVERTER_DATA_DIR": str(tmp_path / "data"),
+            "FIT_CONVERTER_STATE_DIR": str(tmp_path / "state"),
+            "FLASK_SECRET_KEY": "test-secret-key-0123456789",
+            "FIT_CONVERTER_TABLES": "laps, hrv",
+            "FIT_CONVERTER_UNITS": "pace",
+            "FIT_CONVERTER_CSV_DELIMITER": "semicolon",
+            "FIT_CONVERTER_CSV_DECIMAL_COMMA": "true",
+            "FIT_CONVERTER_CSV_COLUMNS": "timestamp,heart_rate",
+        }
+    )
+    assert settings.tables == ("laps", "hrv")
+    assert settings.units == ("metric", "pace")
+    assert settings.csv_delimiter == ";"
+    assert settings.csv_decimal_comma is True
+    assert settings.csv_columns == ("timestamp", "heart_rate")
+    assert settings.csv_units_in_header is True
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("FIT_CONVERTER_TABLES", "laps,bogus"),
+        ("FIT_CONVERTER_UNITS", "furlongs"),
+        ("FIT_CONVERTER_CSV_DELIMITER", "::"),
+    ],
+)
+def test_invalid_csv_setting_is_rejected(tmp_path: Path, variable: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=variable):
+        load_settings(
+            {
+                "FIT_CONVERTER_DATA_DIR": str(tmp_path / "data"),
+                "FIT_CONVERTER_STATE_DIR": str(tmp_path / "state"),
+                "FLASK_SECRET_KEY": "test-secret-key-0123456789",
+                variable: value,
+            }
+        )

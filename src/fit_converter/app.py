@@ -74,9 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         level, logs_dir=settings.logs_dir if settings.log_to_file else None, service="app"
     )
 
-    log_startup(
-        log, settings, service="web app", extra=[f"URL http://{args.host}:{args.port}/"]
-    )
+    log_startup(log, settings, service="web app", extra=[f"URL http://{args.host}:{args.port}/"])
     options = gunicorn_options(args.host, args.port, args.threads, level)
     GunicornServer(lambda: create_app(settings), options).run()
     return 0

@@ -8,39 +8,13 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 from fit_converter import __version__
 from fit_converter.config import load_settings
-from fit_converter.convert import convert_file
+from fit_converter.convert_cli import add_convert_parser
 from fit_converter.doctor import cli as doctor_cli
-from fit_converter.errors import ConfigError, ConversionError
+from fit_converter.errors import ConfigError
 from fit_converter.web.commands import add_subcommands as add_web_subcommands
-
-
-def _convert(args: argparse.Namespace) -> int:
-    failures: list[str] = []
-    for source in args.files:
-        outbox = args.output or source.parent
-        try:
-            report = convert_file(source, outbox)
-        except ConversionError as error:
-            failures.append(source.name)
-            print(f"error: {error}", file=sys.stderr)
-            continue
-        except OSError as error:
-            failures.append(source.name)
-            print(f"error: {source}: {error.strerror or error}", file=sys.stderr)
-            continue
-        print(report.summary())
-
-    if failures:
-        print(
-            f"{len(failures)} of {len(args.files)} file(s) failed: " + ", ".join(failures),
-            file=sys.stderr,
-        )
-        return 1
-    return 0
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -91,16 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    convert = commands.add_parser("convert", help="convert FIT files to CSV")
-    convert.add_argument("files", nargs="+", type=Path, metavar="FILE", help="FIT files")
-    convert.add_argument(
-        "-o",
-        "--output",
-        type=Path,
-        metavar="DIR",
-        help="folder for the CSV files (default: beside each input)",
-    )
-    convert.set_defaults(handler=_convert)
+    add_convert_parser(commands)
 
     run = commands.add_parser("run", help="run the web app and the inbox watcher locally")
     run.add_argument("--host", default=os.environ.get("FIT_CONVERTER_HOST", "127.0.0.1"))

@@ -40,11 +40,26 @@ VARIABLES: dict[str, str] = {
     "FIT_CONVERTER_WATCH_MODE": "auto, inotify or poll: how the watcher detects new files",
     "FIT_CONVERTER_ARCHIVE_DAYS": "days to keep originals in archive/ (0 keeps them forever)",
     "FIT_CONVERTER_FAILED_DAYS": "days to keep files in failed/ (0 keeps them forever)",
+    "FIT_CONVERTER_TABLES": "extra CSV tables, comma-separated: laps, sessions, lengths, "
+    "events, device_info, hrv, all, fitcsv (the FIT SDK's FitCSVTool layout)",
+    "FIT_CONVERTER_UNITS": "metric, plus imperial and/or pace as extra columns, comma-separated",
+    "FIT_CONVERTER_CSV_UNITS_IN_HEADER": "true or false: units in column headers",
+    "FIT_CONVERTER_CSV_DELIMITER": "CSV delimiter: comma, semicolon, tab or pipe",
+    "FIT_CONVERTER_CSV_DECIMAL_COMMA": "true or false: write 64,8 instead of 64.8",
+    "FIT_CONVERTER_CSV_COLUMNS": "records columns to keep, comma-separated (empty: all)",
+    "FIT_CONVERTER_CSV_DROP_EMPTY_COLUMNS": "true or false: leave out columns without values",
     "FLASK_SECRET_KEY": "key that signs the web app's session cookies",
     "FIT_CONVERTER_ZIP_MAX_FILES": "most entries a .zip upload may contain",
     "FIT_CONVERTER_ZIP_MAX_MB": "largest total uncompressed size of a .zip upload in MiB",
     "FIT_CONVERTER_SESSION_HOURS": "hours a web login lasts without a request",
 }
+
+#: Extra tables a conversion can write besides the records CSV.
+CSV_TABLES = ("laps", "sessions", "lengths", "events", "device_info", "hrv", "all", "fitcsv")
+#: Unit systems of the records CSV; metric is always written, the others add columns.
+UNIT_SYSTEMS = ("metric", "imperial", "pace")
+#: CSV delimiters by name; spreadsheets in locales with a decimal comma expect semicolons.
+CSV_DELIMITERS = {"comma": ",", "semicolon": ";", "tab": "\t", "pipe": "|"}
 
 DEFAULT_POLL_INTERVAL = 2.0
 DEFAULT_RETRIES = 3
@@ -86,6 +101,13 @@ class Settings:
     watch_mode: str = "auto"
     archive_days: int = 0
     failed_days: int = 0
+    tables: tuple[str, ...] = ()
+    units: tuple[str, ...] = ("metric",)
+    csv_units_in_header: bool = True
+    csv_delimiter: str = ","
+    csv_decimal_comma: bool = False
+    csv_columns: tuple[str, ...] | None = None
+    csv_drop_empty_columns: bool = False
 
     @property
     def archive(self) -> Path:
@@ -208,6 +230,26 @@ def _int_at_least(env: Mapping[str, str], name: str, default: int, minimum: int)
     return value
 
 
+def _word_list(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> tuple[str, ...]:
+    raw = env.get(name, "").strip()
+    words = tuple(word.strip().lower() for word in raw.split(",") if word.strip())
+    unknown = [word for word in words if word not in choices]
+    if unknown:
+        raise ConfigError(name, raw, "a comma-separated list of " + ", ".join(choices))
+    return words
+
+
+def _delimiter(env: Mapping[str, str], name: str) -> str:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return ","
+    if raw.lower() in CSV_DELIMITERS:
+        return CSV_DELIMITERS[raw.lower()]
+    if raw in CSV_DELIMITERS.values():
+        return raw
+    raise ConfigError(name, raw, "one of " + ", ".join(CSV_DELIMITERS) + " (or , ; |)")
+
+
 def _secret_key(env: Mapping[str, str], state_dir: Path) -> str:
     """Return FLASK_SECRET_KEY, or a key kept in the state dir for local runs."""
     raw = env.get("FLASK_SECRET_KEY", "").strip()
@@ -246,6 +288,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     logs_dir = _path(env, "FIT_CONVERTER_LOGS_DIR", state_dir / "logs")
 
     max_upload_mb = _int_at_least(env, "FIT_CONVERTER_MAX_UPLOAD_MB", DEFAULT_MAX_UPLOAD_MB, 1)
+    units = _word_list(env, "FIT_CONVERTER_UNITS", UNIT_SYSTEMS)
 
     return Settings(
         data_dir=data_dir,
@@ -277,4 +320,16 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ).lower(),
         archive_days=_int_at_least(env, "FIT_CONVERTER_ARCHIVE_DAYS", 0, 0),
         failed_days=_int_at_least(env, "FIT_CONVERTER_FAILED_DAYS", 0, 0),
+        tables=_word_list(env, "FIT_CONVERTER_TABLES", CSV_TABLES),
+        units=("metric", *(u for u in units if u != "metric")),
+        csv_units_in_header=_bool(env, "FIT_CONVERTER_CSV_UNITS_IN_HEADER", True),
+        csv_delimiter=_delimiter(env, "FIT_CONVERTER_CSV_DELIMITER"),
+        csv_decimal_comma=_bool(env, "FIT_CONVERTER_CSV_DECIMAL_COMMA", False),
+        csv_columns=tuple(
+            column.strip()
+            for column in env.get("FIT_CONVERTER_CSV_COLUMNS", "").split(",")
+            if column.strip()
+        )
+        or None,
+        csv_drop_empty_columns=_bool(env, "FIT_CONVERTER_CSV_DROP_EMPTY_COLUMNS", False),
     )

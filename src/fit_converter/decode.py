@@ -1,22 +1,28 @@
 """Decode a FIT file into plain messages.
 
-``read_messages`` is the single decode step of the package: the converter uses only
-``Message`` and ``Field`` objects, so the decoder behind it can be replaced without
-touching the CSV code.
+``read_messages`` yields ``Message`` and ``Field`` objects with fitdecode-compatible
+values (datetimes, enum names, values after scale and offset) for callers that show a
+few messages. The CSV writer uses the faster ``fit_converter.fit.FitDecoder`` directly.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import itertools
 import logging
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import fitdecode
-
 from fit_converter.errors import ConversionError, EmptyFileError, NotFitError
+from fit_converter.fit import FitDecoder, FitHeaderError, profile
+from fit_converter.fit.profile import FIT_DATETIME_MIN, FIT_EPOCH_UNIX
+
+NOT_FIT_HINT = (
+    "Only .fit activity files can be converted; export the original FIT file "
+    "from the device or its app, not a GPX, TCX or CSV export."
+)
 
 #: Smallest FIT header: size, protocol, profile (2), data size (4) and ".FIT".
 FIT_HEADER_MIN_SIZE = 12
@@ -55,10 +61,7 @@ def check_fit_header(path: Path) -> int:
 
     if len(header) < FIT_HEADER_MIN_SIZE or header[8:12] != b".FIT":
         raise NotFitError(
-            path,
-            "not a FIT file (no '.FIT' signature in the first 12 bytes)",
-            "Only .fit activity files can be converted; export the original FIT file "
-            "from the device or its app, not a GPX, TCX or CSV export.",
+            path, "not a FIT file (no '.FIT' signature in the first 12 bytes)", NOT_FIT_HINT
         )
 
     header_size = header[0]
@@ -66,44 +69,71 @@ def check_fit_header(path: Path) -> int:
     return header_size + data_size + 2
 
 
-def _field_name(field: Any) -> str:
-    definition = field.field_def
-    if definition is not None and getattr(definition, "is_dev", False):
-        return f"{definition.dev_data_index}.{field.name}"
-    return str(field.name)
+def _convert_value(type_name: str | None, value: Any) -> Any:
+    """Turn FIT date-time integers into datetime objects, as fitdecode does."""
+    if value is None or isinstance(value, tuple):
+        return value
+    if type_name == "date_time" and value >= FIT_DATETIME_MIN:
+        return dt.datetime.fromtimestamp(FIT_EPOCH_UNIX + value, dt.UTC)
+    if type_name == "local_date_time":
+        # Local wall-clock time, given as if it were UTC like fitdecode does.
+        return dt.datetime.fromtimestamp(FIT_EPOCH_UNIX + value, dt.UTC)
+    if type_name == "localtime_into_day":
+        if value >= 86400:
+            return dt.time.max
+        minutes, seconds = divmod(int(value), 60)
+        hours, minutes = divmod(minutes, 60)
+        return dt.time(hours, minutes, seconds)
+    return value
 
 
 def read_messages(path: Path, problems: list[str]) -> Iterator[Message]:
     """Yield every data message of the FIT file at ``path``.
 
-    Decoding stops at the first unreadable byte; what was read before it is kept and
-    the reason is appended to ``problems`` instead of being raised. A file that is
-    not FIT at all raises NotFitError or EmptyFileError.
+    Whatever is readable is kept: truncation, CRC mismatches and other problems are
+    appended to ``problems`` as sentences instead of being raised. A file that is not
+    FIT at all raises NotFitError or EmptyFileError; an unreadable one ConversionError.
     """
     check_fit_header(path)
+    try:
+        content = path.read_bytes()
+    except OSError as error:
+        raise ConversionError(
+            path, f"cannot read the file ({error.strerror or error})", "Check its permissions."
+        ) from error
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    decoder = FitDecoder(content)
+    types: dict[tuple[str, str], tuple[str | None, str | None]] = {}
+    try:
+        messages = iter(decoder.messages())
         try:
-            with fitdecode.FitReader(
-                str(path),
-                check_crc=fitdecode.CrcCheck.WARN,
-                error_handling=fitdecode.ErrorHandling.WARN,
-            ) as reader:
-                for frame in reader:
-                    if not isinstance(frame, fitdecode.FitDataMessage):
-                        continue
-                    fields = tuple(
-                        Field(_field_name(field), field.value, field.units)
-                        for field in frame.fields
-                    )
-                    yield Message(str(frame.name), fields)
-        except fitdecode.FitEOFError as error:
-            problems.append(f"file is truncated, kept what was readable ({error})")
-        except fitdecode.FitError as error:
-            problems.append(f"decoding stopped early, kept what was readable ({error})")
-        except OSError as error:
-            raise ConversionError(path, f"cannot read the file ({error})", "Check it.") from error
-        finally:
-            for warning in caught:
-                problems.append(str(warning.message))
+            first = next(messages, None)
+        except FitHeaderError as error:
+            raise NotFitError(
+                path, f"not a FIT file ({error.message})", NOT_FIT_HINT, offset=error.offset
+            ) from error
+        if first is None:
+            return
+        for name, values in itertools.chain([first], messages):
+            fields = []
+            for field_name, value in values.items():
+                info = types.get((name, field_name))
+                if info is None:
+                    info = _field_info(decoder, name, field_name)
+                    types[(name, field_name)] = info
+                units, type_name = info
+                converted = _convert_value(type_name, value)
+                if converted is not value and isinstance(converted, dt.datetime | dt.time):
+                    units = None
+                fields.append(Field(field_name, converted, units))
+            yield Message(name, tuple(fields))
+    finally:
+        problems.extend(str(problem) for problem in decoder.problems)
+
+
+def _field_info(decoder: FitDecoder, message: str, field: str) -> tuple[str | None, str | None]:
+    if field == "timestamp":
+        return "s", "date_time"
+    if "." in field:
+        return decoder.dev_units.get(field), None
+    return profile.field_info(message, field)

@@ -208,6 +208,7 @@ class Ledger:
         with self._connect() as connection:
             cursor = connection.execute("DELETE FROM conversions WHERE id = ?", (entry_id,))
         return cursor.rowcount > 0
+
     def find_converted(self, sha256: str) -> Entry | None:
         """Return the oldest entry that converted content with this SHA-256, if any."""
         with self._connect() as connection:
