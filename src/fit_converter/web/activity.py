@@ -188,12 +188,21 @@ def _read_fit(path: Path, collector: _Collector, problems: list[str]) -> None:
 
 
 def _read_csv(path: Path, collector: _Collector) -> None:
+    """Read a records CSV in any of the layouts the CSV settings allow."""
     with path.open(newline="", encoding="utf-8") as handle:
-        for row in csv.DictReader(handle):
+        header = handle.readline()
+        handle.seek(0)
+        delimiter = max((",", ";", "\t", "|"), key=header.count)
+        decimal_comma = delimiter != ","
+        for row in csv.DictReader(handle, delimiter=delimiter):
             values: dict[str, Any] = {}
-            for name, text in row.items():
+            for column, text in row.items():
                 if not text:
                     continue
+                # Headers may carry units: "heart_rate [bpm]".
+                name = column.split(" [", 1)[0]
+                if decimal_comma:
+                    text = text.replace(",", ".")
                 if name == "timestamp":
                     values[name] = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
                     continue

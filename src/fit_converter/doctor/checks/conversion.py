@@ -86,7 +86,11 @@ def check_selftest(context: Context) -> Result:
     except (FitConverterError, OSError) as error:
         return Result.error(f"the self-test conversion failed: {error}", hint)
 
-    rows = list(csv.DictReader(io.StringIO(text)))
+    # Headers carry units ("heart_rate [bpm]"); compare by the field name alone.
+    rows = [
+        {name.split(" [", 1)[0]: cell for name, cell in row.items()}
+        for row in csv.DictReader(io.StringIO(text))
+    ]
     problems = []
     if len(rows) != len(RECORDS):
         problems.append(f"{len(rows)} rows, expected {len(RECORDS)}")
