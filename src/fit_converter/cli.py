@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -25,8 +26,25 @@ def _run(args: argparse.Namespace) -> int:
         print(f"fit-converter: {error}", file=sys.stderr)
         return 2
     settings.ensure_folders()
+
+    with socket.socket() as probe:
+        # SO_REUSEADDR as gunicorn sets it: only a live listener makes the bind fail.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((args.host, args.port))
+        except OSError as error:
+            print(
+                f"fit-converter: cannot listen on {args.host}:{args.port} ({error.strerror}); "
+                "another fit-converter may be running. Stop it, or choose another port: "
+                f"'make run PORT={args.port + 1}' or 'fit-converter run --port {args.port + 1}'.",
+                file=sys.stderr,
+            )
+            return 1
+
     print(f"fit-converter {__version__}: web app at http://{args.host}:{args.port}/upload")
     print(f"  inbox:  {settings.inbox}\n  outbox: {settings.outbox}\n  Ctrl-C stops both.")
+    if not settings.password_path.exists():
+        print(f"  No web password yet: run '{sys.argv[0]} set-password' to be able to log in.")
 
     commands = [
         [sys.executable, "-m", "fit_converter.app", "--host", args.host, "--port", str(args.port)],
@@ -46,6 +64,15 @@ def _run(args: argparse.Namespace) -> int:
     while not stop_requested and all(child.poll() is None for child in children):
         time.sleep(0.2)
 
+    names = ("web app", "watcher")
+    for name, child in zip(names, children, strict=True):
+        code = child.poll()
+        if code is not None and not stop_requested:
+            print(
+                f"fit-converter: the {name} exited with status {code} (its log is above); "
+                "stopping the other process too.",
+                file=sys.stderr,
+            )
     for child in children:
         if child.poll() is None:
             child.send_signal(signal.SIGTERM)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -85,11 +86,17 @@ def run(args: argparse.Namespace) -> int:
             return 2
 
     outcomes = run_checks(checks, context, args.timeout)
-    if args.json:
-        write_json(outcomes, context, sys.stdout)
-    else:
-        write_text(outcomes, context, sys.stdout, verbose=args.verbose, colour=sys.stdout.isatty())
-    sys.stdout.flush()
+    try:
+        if args.json:
+            write_json(outcomes, context, sys.stdout)
+        else:
+            write_text(
+                outcomes, context, sys.stdout, verbose=args.verbose, colour=sys.stdout.isatty()
+            )
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader (e.g. `| head`) left early; the exit code still tells the result.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
     return exit_code(outcomes)
 
