@@ -182,3 +182,14 @@ def test_column_selection_applies_to_records_only(tmp_path: Path) -> None:
     assert len(laps[0]) > 10
     hrv = read_rows(tmp_path / "HRV-Data.hrv.csv", ";")
     assert "," in hrv[1][1]
+
+
+def test_invalid_local_offset_leaves_local_time_empty(tmp_path: Path) -> None:
+    # Zwift writes activity.local_timestamp 0, an offset of -876098089 s (about -27 years).
+    path = sample("fitparse/null_compressed_speed_dist.fit")
+    report = convert_file(
+        path, tmp_path, options=CsvOptions(columns=("timestamp", "timestamp_local"))
+    )
+    first = read_rows(report.outputs[0])[1]
+    assert first == ["2017-10-05T00:04:07Z", ""]
+    assert any("-876098089 s" in warning for warning in report.warnings)

@@ -33,9 +33,15 @@ from fit_converter.files import unique_path, write_atomically
 from fit_converter.fit import FitDecodeError, FitDecoder, FitHeaderError, FitTruncatedError
 from fit_converter.fit.decoder import RowBuilder
 from fit_converter.fit.definitions import Definition
-from fit_converter.fit.profile import MESG_NUM_HRV, MESG_NUM_RECORD, MESG_NUMS_BY_NAME
+from fit_converter.fit.profile import (
+    FIT_DATETIME_MIN,
+    MESG_NUM_HRV,
+    MESG_NUM_RECORD,
+    MESG_NUMS_BY_NAME,
+)
 from fit_converter.fitcsv import write_fitcsv
 from fit_converter.heartrate import hr_samples, merge_heart_rate
+from fit_converter.localtime import describe_invalid_offset, is_valid_utc_offset
 from fit_converter.rowcompile import compile_row_builder
 from fit_converter.tables import (
     MESSAGE_TABLES,
@@ -96,14 +102,16 @@ def local_time_offset(messages: list[tuple[str, dict[str, Any]]]) -> int | None:
     """Return the activity's offset from UTC in seconds, or None when the file has none.
 
     The offset is ``activity.local_timestamp - activity.timestamp``, the device's own
-    clock, never the server's zone.
+    clock, never the server's zone. A relative ``activity.timestamp`` (seconds since
+    the device was switched on) gives no offset. The caller checks the result with
+    ``is_valid_utc_offset``.
     """
     for name, values in messages:
         if name != "activity":
             continue
         local = values.get("local_timestamp")
         utc = values.get("timestamp")
-        if isinstance(local, int) and isinstance(utc, int):
+        if isinstance(local, int) and isinstance(utc, int) and utc >= FIT_DATETIME_MIN:
             return local - utc
     return None
 
@@ -268,8 +276,12 @@ def convert_file(
 
     samples = hr_samples(heart_rates)
     del heart_rates
+    local_offset = local_time_offset(others)
+    if local_offset is not None and not is_valid_utc_offset(local_offset):
+        report.warnings.append(describe_invalid_offset(local_offset))
+        local_offset = None
     columns = record_columns(
-        decoder, local_time_offset(others), options, extra=("heart_rate",) if samples else ()
+        decoder, local_offset, options, extra=("heart_rate",) if samples else ()
     )
 
     # Numbers and ISO times never contain a delimiter unless decimals use a comma.
