@@ -6,6 +6,8 @@ import csv
 import struct
 from pathlib import Path
 
+import pytest
+
 from conftest import sample
 from fit_converter.convert import convert_file
 from fit_converter.heartrate import hr_samples, merge_heart_rate
@@ -193,3 +195,21 @@ def test_invalid_local_offset_leaves_local_time_empty(tmp_path: Path) -> None:
     first = read_rows(report.outputs[0])[1]
     assert first == ["2017-10-05T00:04:07Z", ""]
     assert any("-876098089 s" in warning for warning in report.warnings)
+
+
+@pytest.mark.parametrize(
+    "relative", ["fitparse/compressed-speed-distance.fit", "fitparse/antfs-dump.63.fit"]
+)
+def test_relative_times_get_own_column(relative: str, tmp_path: Path) -> None:
+    report = convert_file(sample(relative), tmp_path, options=CsvOptions(tables=("laps",)))
+    rows = read_rows(report.outputs[0])
+    header = rows[0]
+    assert header[:3] == ["timestamp", "elapsed_device_time [s]", "timestamp_local"]
+    assert all(row[0] == "" and row[2] == "" for row in rows[1:])
+    assert all(row[1].isdigit() and int(row[1]) < 0x10000000 for row in rows[1:])
+    assert any("elapsed_device_time" in warning for warning in report.warnings)
+
+    laps = read_rows(report.outputs[1])
+    assert laps[0][:2] == ["timestamp", "elapsed_device_time [s]"]
+    assert laps[1][0] == ""
+    assert laps[1][1].isdigit()

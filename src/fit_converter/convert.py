@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import itertools
 import logging
 import os
 import time
@@ -114,6 +115,25 @@ def local_time_offset(messages: list[tuple[str, dict[str, Any]]]) -> int | None:
         if isinstance(local, int) and isinstance(utc, int) and utc >= FIT_DATETIME_MIN:
             return local - utc
     return None
+
+
+def has_relative_times(decoder: FitDecoder, messages: list[tuple[str, dict[str, Any]]]) -> bool:
+    """Return whether the file's times count from power-on instead of being dates.
+
+    The FIT SDK defines date_time values below 0x10000000 as relative. The first of
+    the first 100 records with a timestamp decides, else any other message's timestamp.
+    """
+    # NOTE: relative times stay relative even when the file contains an absolute
+    # activity.local_timestamp: Forerunner 70 files of two different runs carry the
+    # same local_timestamp, so it is no anchor for the record times.
+    for _, values in itertools.islice(decoder.messages(only=RECORD_ONLY), 100):
+        timestamp = values.get("timestamp")
+        if isinstance(timestamp, int):
+            return timestamp < FIT_DATETIME_MIN
+    return any(
+        isinstance(values.get("timestamp"), int) and values["timestamp"] < FIT_DATETIME_MIN
+        for _, values in messages
+    )
 
 
 def describe_problems(problems: list[FitDecodeError], records: int, file_size: int) -> list[str]:
@@ -280,8 +300,18 @@ def convert_file(
     if local_offset is not None and not is_valid_utc_offset(local_offset):
         report.warnings.append(describe_invalid_offset(local_offset))
         local_offset = None
+    relative_times = has_relative_times(decoder, others)
+    if relative_times:
+        report.warnings.append(
+            "the device clock was not set: times are seconds since it was switched on, "
+            "so timestamp is empty and elapsed_device_time [s] holds those seconds"
+        )
     columns = record_columns(
-        decoder, local_offset, options, extra=("heart_rate",) if samples else ()
+        decoder,
+        local_offset,
+        options,
+        extra=("heart_rate",) if samples else (),
+        relative_times=relative_times,
     )
 
     # Numbers and ISO times never contain a delimiter unless decimals use a comma.
