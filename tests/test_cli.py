@@ -71,3 +71,19 @@ def test_progress_bar_silent_without_terminal() -> None:
     stream = io.StringIO()
     ProgressBar(3, stream).advance()
     assert stream.getvalue() == ""
+
+
+@pytest.mark.parametrize(("name", "character"), [("semicolon", ";"), ("tab", "\t"), ("|", "|")])
+def test_convert_delimiter_names(name: str, character: str, tmp_path: Path) -> None:
+    path = sample("fitparse/2015-10-13-08-43-15.fit")
+    code = main(["convert", str(path), "-o", str(tmp_path), "--delimiter", name])
+    assert code == 0
+    header = (tmp_path / "2015-10-13-08-43-15.csv").read_text(encoding="utf-8").splitlines()[0]
+    assert header.startswith(f"timestamp{character}timestamp_local{character}")
+
+
+def test_convert_rejects_unknown_delimiter(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["convert", "any.fit", "--delimiter", "colon"])
+    assert exit_info.value.code == 2
+    assert "invalid delimiter 'colon'" in capsys.readouterr().err

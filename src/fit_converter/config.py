@@ -239,15 +239,25 @@ def _word_list(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> t
     return words
 
 
+#: What a delimiter setting accepts, for error messages and help texts.
+DELIMITER_CHOICES = "one of " + ", ".join(CSV_DELIMITERS) + " (or the character: , ; | or a tab)"
+
+
+def parse_delimiter(text: str) -> str | None:
+    """Return the delimiter character for a name (``semicolon``) or character, else None."""
+    if text in CSV_DELIMITERS.values():
+        return text
+    return CSV_DELIMITERS.get(text.strip().lower())
+
+
 def _delimiter(env: Mapping[str, str], name: str) -> str:
-    raw = env.get(name, "").strip()
-    if not raw:
+    raw = env.get(name, "")
+    if not raw.strip() and raw != "\t":
         return ","
-    if raw.lower() in CSV_DELIMITERS:
-        return CSV_DELIMITERS[raw.lower()]
-    if raw in CSV_DELIMITERS.values():
-        return raw
-    raise ConfigError(name, raw, "one of " + ", ".join(CSV_DELIMITERS) + " (or , ; |)")
+    delimiter = parse_delimiter(raw)
+    if delimiter is None:
+        raise ConfigError(name, raw, DELIMITER_CHOICES)
+    return delimiter
 
 
 def _secret_key(env: Mapping[str, str], state_dir: Path) -> str:

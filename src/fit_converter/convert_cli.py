@@ -10,6 +10,7 @@ from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import TextIO
 
+from fit_converter.config import DELIMITER_CHOICES, parse_delimiter
 from fit_converter.convert import ConversionReport, convert_file
 from fit_converter.errors import ConversionError
 from fit_converter.tables import TABLE_NAMES, CsvOptions
@@ -123,6 +124,16 @@ def run_convert(args: argparse.Namespace) -> int:
     return 0
 
 
+def delimiter_argument(text: str) -> str:
+    """Return the delimiter character that ``--delimiter`` names."""
+    delimiter = parse_delimiter(text)
+    if delimiter is None:
+        raise argparse.ArgumentTypeError(
+            f"invalid delimiter {text!r}: expected {DELIMITER_CHOICES}"
+        )
+    return delimiter
+
+
 def add_convert_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register the ``convert`` subcommand."""
     convert = commands.add_parser("convert", help="convert FIT files to CSV")
@@ -155,7 +166,13 @@ def add_convert_parser(commands: argparse._SubParsersAction[argparse.ArgumentPar
         choices=("imperial", "pace", "imperial,pace"),
         help="extra records columns in imperial units and/or pace (metric is always written)",
     )
-    convert.add_argument("--delimiter", default=",", help="CSV delimiter (default: ',')")
+    convert.add_argument(
+        "--delimiter",
+        type=delimiter_argument,
+        default=",",
+        metavar="NAME",
+        help=f"CSV delimiter: {DELIMITER_CHOICES} (default: comma)",
+    )
     convert.add_argument(
         "--decimal-comma",
         action="store_true",
