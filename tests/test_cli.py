@@ -87,3 +87,14 @@ def test_convert_rejects_unknown_delimiter(capsys: pytest.CaptureFixture[str]) -
         main(["convert", "any.fit", "--delimiter", "colon"])
     assert exit_info.value.code == 2
     assert "invalid delimiter 'colon'" in capsys.readouterr().err
+
+
+def test_convert_warns_about_unknown_columns(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = sample("fitparse/2015-10-13-08-43-15.fit")
+    code = main(["convert", str(path), "-o", str(tmp_path), "--columns", "speed,bogus"])
+    assert code == 0
+    assert "unknown column(s) bogus" in capsys.readouterr().err
+    header = (tmp_path / "2015-10-13-08-43-15.csv").read_text(encoding="utf-8").splitlines()[0]
+    assert header == "timestamp,speed [m/s]"

@@ -46,7 +46,8 @@ VARIABLES: dict[str, str] = {
     "FIT_CONVERTER_CSV_UNITS_IN_HEADER": "true or false: units in column headers",
     "FIT_CONVERTER_CSV_DELIMITER": "CSV delimiter: comma, semicolon, tab or pipe",
     "FIT_CONVERTER_CSV_DECIMAL_COMMA": "true or false: write 64,8 instead of 64.8",
-    "FIT_CONVERTER_CSV_COLUMNS": "records columns to keep, comma-separated (empty: all)",
+    "FIT_CONVERTER_CSV_COLUMNS": "records columns to write after timestamp, comma-separated, "
+    "in this order (empty: all)",
     "FIT_CONVERTER_CSV_DROP_EMPTY_COLUMNS": "true or false: leave out columns without values",
     "FLASK_SECRET_KEY": "key that signs the web app's session cookies",
     "FIT_CONVERTER_ZIP_MAX_FILES": "most entries a .zip upload may contain",
@@ -239,7 +240,7 @@ def _word_list(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> t
     return words
 
 
-#: What a delimiter setting accepts, for error messages and help texts.
+#: Accepted delimiter values, for error messages and help texts.
 DELIMITER_CHOICES = "one of " + ", ".join(CSV_DELIMITERS) + " (or the character: , ; | or a tab)"
 
 

@@ -51,6 +51,7 @@ from fit_converter.tables import (
     drop_empty_columns,
     message_columns,
     record_columns,
+    select,
     write_rows,
 )
 
@@ -306,13 +307,20 @@ def convert_file(
             "the device clock was not set: times are seconds since it was switched on, "
             "so timestamp is empty and elapsed_device_time [s] holds those seconds"
         )
-    columns = record_columns(
+    available_columns = columns = record_columns(
         decoder,
         local_offset,
         options,
         extra=("heart_rate",) if samples else (),
         relative_times=relative_times,
     )
+    columns, unknown_columns = select(columns, options)
+    if unknown_columns:
+        available = ", ".join(column.title for column in available_columns)
+        report.warnings.append(
+            f"unknown column(s) {', '.join(unknown_columns)} left out. "
+            f"The records columns of this file are: {available}"
+        )
 
     # Numbers and ISO times never contain a delimiter unless decimals use a comma.
     line_delimiter = None if options.decimal_comma else options.delimiter

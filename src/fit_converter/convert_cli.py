@@ -101,6 +101,8 @@ def run_convert(args: argparse.Namespace) -> int:
         progress.clear_line()
         if report is not None:
             print(report.summary(), flush=True)
+            for warning in report.warnings:
+                print(f"warning: {source.name}: {warning}", file=sys.stderr, flush=True)
         else:
             failures.append(source)
             print(f"error: {error}", file=sys.stderr, flush=True)
@@ -179,7 +181,10 @@ def add_convert_parser(commands: argparse._SubParsersAction[argparse.ArgumentPar
         help="write decimals with a comma (use with --delimiter ';')",
     )
     convert.add_argument(
-        "--columns", metavar="LIST", help="only these records columns, comma-separated"
+        "--columns",
+        metavar="LIST",
+        help="records columns to write after timestamp, comma-separated, in this order "
+        "(names with or without their [unit])",
     )
     convert.add_argument(
         "--drop-empty-columns", action="store_true", help="leave out columns without any value"

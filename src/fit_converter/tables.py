@@ -186,7 +186,7 @@ def record_columns(
     native = [n for n in names if n not in placed and "." not in n]
     developer = [n for n in names if "." in n and n not in placed]
     columns.extend(make_column("record", name, decoder, options) for name in native + developer)
-    return select(add_unit_columns(columns, options), options)
+    return add_unit_columns(columns, options)
 
 
 def elapsed_device_time_column(key: str, title: str = ELAPSED_DEVICE_TIME) -> Column:
@@ -252,11 +252,32 @@ def message_columns(
     return columns
 
 
-def select(columns: list[Column], options: CsvOptions) -> list[Column]:
+#: Columns that every records table keeps, whatever the column selection.
+KEPT_COLUMNS = ("timestamp", ELAPSED_DEVICE_TIME)
+
+
+def select(columns: list[Column], options: CsvOptions) -> tuple[list[Column], list[str]]:
+    """Return the requested columns in the requested order, and the unknown requested names.
+
+    ``timestamp`` (and ``elapsed_device_time``) always come first. A name matches a
+    column's title with or without its `` [unit]`` suffix.
+    """
     if options.columns is None:
-        return columns
-    selected = set(options.columns)
-    return [column for column in columns if column.title in selected]
+        return columns, []
+    by_name: dict[str, Column] = {}
+    for column in columns:
+        by_name.setdefault(column.title, column)
+        by_name.setdefault(column.header(CsvOptions(units_in_header=True)), column)
+
+    selected = [column for column in columns if column.title in KEPT_COLUMNS]
+    unknown: list[str] = []
+    for name in options.columns:
+        found = by_name.get(name)
+        if found is None:
+            unknown.append(name)
+        elif found not in selected:
+            selected.append(found)
+    return selected, unknown
 
 
 def write_rows(
@@ -298,10 +319,11 @@ def write_rows(
 
 
 def drop_empty_columns(lines: Iterator[list[str]]) -> list[list[str]]:
-    """Return the table without the columns whose cells are all empty."""
+    """Return the table without the columns after the first whose cells are all empty."""
     table = list(lines)
     if not table:
         return table
     header, body = table[0], table[1:]
-    keep = [i for i in range(len(header)) if any(row[i] for row in body)]
+    # The first column (timestamp) stays, so even a table without rows has a header.
+    keep = [i for i in range(len(header)) if i == 0 or any(row[i] for row in body)]
     return [[row[i] for i in keep] for row in table]
