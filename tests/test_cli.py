@@ -15,7 +15,7 @@ def test_convert_to_output_folder(tmp_path: Path, capsys: pytest.CaptureFixture[
     code = main(["convert", str(path), "-o", str(tmp_path)])
     assert code == 0
     assert (tmp_path / "2015-10-13-08-43-15.csv").exists()
-    assert "records rows" in capsys.readouterr().out
+    assert "rows in 2015-10-13-08-43-15.csv (" in capsys.readouterr().out
 
 
 def test_convert_reports_failures(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -157,3 +157,23 @@ def test_convert_help_lists_units_plainly(capsys: pytest.CaptureFixture[str]) ->
     text = " ".join(capsys.readouterr().out.split())
     assert "{imperial" not in text
     assert "comma-separated or repeated" in text
+
+
+def test_convert_empty_folder_fails(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["convert", str(tmp_path)])
+    assert code == 1
+    assert f"no .fit files found in {tmp_path}" in capsys.readouterr().err
+
+
+def test_help_is_plain_text(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "``" not in capsys.readouterr().out
+
+
+def test_run_help_describes_host_and_port(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "address the web app listens on" in text
+    assert "TCP port of the web app" in text

@@ -73,10 +73,13 @@ class ConversionReport:
     seconds: float = 0.0
 
     def summary(self) -> str:
-        """Return one line for logs and the CLI."""
-        counts = ", ".join(f"{rows} {table} rows" for table, rows in self.rows.items())
-        names = ", ".join(path.name for path in self.outputs)
-        text = f"{self.source.name} -> {names} ({counts}, {self.seconds:.2f} s)"
+        """Return one line for logs and the CLI: ``ride.fit: 2809 rows in ride.csv (0.12 s)``."""
+        # Each table's row count is added together with its output, so the orders match.
+        outputs = ", ".join(
+            f"{rows} rows in {path.name}"
+            for path, rows in zip(self.outputs, self.rows.values(), strict=False)
+        )
+        text = f"{self.source.name}: {outputs} ({self.seconds:.2f} s)"
         if self.warnings:
             text += f"; {len(self.warnings)} warning(s): " + "; ".join(self.warnings)
         return text

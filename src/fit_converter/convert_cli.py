@@ -111,6 +111,10 @@ def run_convert(args: argparse.Namespace) -> int:
         return 2
 
     sources = find_fit_files(args.files)
+    if not sources:
+        folders = ", ".join(str(path) for path in args.files)
+        print(f"error: no .fit files found in {folders}", file=sys.stderr)
+        return 1
     jobs = args.jobs or os.cpu_count() or 1
     progress = ProgressBar(len(sources), sys.stderr)
     failures: list[Path] = []
