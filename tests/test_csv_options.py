@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from conftest import sample
-from fit_converter.convert import convert_file
+from fit_converter.convert import convert_file, hrv_start_time
 from fit_converter.heartrate import hr_samples, merge_heart_rate
 from fit_converter.tables import CsvOptions
 from fitbuild import data, definition, fit_file
@@ -263,3 +263,9 @@ def test_drop_empty_columns_keeps_timestamp(tmp_path: Path) -> None:
     rows = read_rows(report.outputs[0])
     assert rows[0] == ["timestamp", "elapsed_device_time [s]", "cadence [rpm]"]
     assert rows[1] == ["", "5", "80"]
+
+
+def test_hrv_start_ignores_relative_time() -> None:
+    timer_start = {"event": "timer", "event_type": "start", "timestamp": 17217864}
+    assert hrv_start_time([("event", timer_start)]) is None
+    assert hrv_start_time([("event", {**timer_start, "timestamp": T0})]) == T0

@@ -159,7 +159,11 @@ def describe_problems(problems: list[FitDecodeError], records: int, file_size: i
 
 
 def hrv_start_time(messages: list[tuple[str, dict[str, Any]]]) -> int | None:
-    """Return the time R-R intervals count from: the first timer start, else the first time."""
+    """Return the time R-R intervals count from: the first timer start, else the first time.
+
+    A relative time (seconds since power-on) is no date, so it gives None.
+    """
+    start: int | None = None
     for name, values in messages:
         if (
             name == "event"
@@ -167,10 +171,14 @@ def hrv_start_time(messages: list[tuple[str, dict[str, Any]]]) -> int | None:
             and values.get("event_type") == "start"
             and isinstance(values.get("timestamp"), int)
         ):
-            return int(values["timestamp"])
-    return next(
-        (int(v["timestamp"]) for _, v in messages if isinstance(v.get("timestamp"), int)), None
-    )
+            start = int(values["timestamp"])
+            break
+    if start is None:
+        start = next(
+            (int(v["timestamp"]) for _, v in messages if isinstance(v.get("timestamp"), int)),
+            None,
+        )
+    return start if start is not None and start >= FIT_DATETIME_MIN else None
 
 
 def hrv_rows(start: int | None, messages: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
