@@ -138,3 +138,9 @@ def test_invalid_csv_setting_is_rejected(tmp_path: Path, variable: str, value: s
                 variable: value,
             }
         )
+
+
+def test_literal_tab_delimiter(tmp_path: Path) -> None:
+    env = {"FIT_CONVERTER_DATA_DIR": str(tmp_path), "FIT_CONVERTER_STATE_DIR": str(tmp_path)}
+    settings = load_settings({**env, "FIT_CONVERTER_CSV_DELIMITER": "\t"})
+    assert settings.csv_delimiter == "\t"

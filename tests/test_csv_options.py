@@ -6,8 +6,10 @@ import csv
 import struct
 from pathlib import Path
 
+import pytest
+
 from conftest import sample
-from fit_converter.convert import convert_file
+from fit_converter.convert import convert_file, hrv_start_time
 from fit_converter.heartrate import hr_samples, merge_heart_rate
 from fit_converter.tables import CsvOptions
 from fitbuild import data, definition, fit_file
@@ -110,6 +112,7 @@ def test_imperial_and_pace_columns(tmp_path: Path) -> None:
     report = convert_file(path, tmp_path, options=options)
     header, first = read_rows(report.outputs[0])[:2]
     assert header == [
+        "timestamp",
         "distance [m]",
         "distance_mi [mi]",
         "speed [m/s]",
@@ -117,7 +120,15 @@ def test_imperial_and_pace_columns(tmp_path: Path) -> None:
         "pace [min/km]",
         "pace_mi [min/mi]",
     ]
-    assert first == ["8.23", "0.00511", "8.231", "18.412", "2:01", "3:16"]
+    assert first == [
+        "2024-06-01T00:00:00Z",
+        "8.23",
+        "0.00511",
+        "8.231",
+        "18.412",
+        "2:01",
+        "3:16",
+    ]
 
 
 def test_swim_strap_heart_rate_merged_into_records(tmp_path: Path) -> None:
@@ -182,3 +193,79 @@ def test_column_selection_applies_to_records_only(tmp_path: Path) -> None:
     assert len(laps[0]) > 10
     hrv = read_rows(tmp_path / "HRV-Data.hrv.csv", ";")
     assert "," in hrv[1][1]
+
+
+def test_invalid_local_offset_leaves_local_time_empty(tmp_path: Path) -> None:
+    # Zwift writes activity.local_timestamp 0, an offset of -876098089 s (about -27 years).
+    path = sample("fitparse/null_compressed_speed_dist.fit")
+    report = convert_file(
+        path, tmp_path, options=CsvOptions(columns=("timestamp", "timestamp_local"))
+    )
+    first = read_rows(report.outputs[0])[1]
+    assert first == ["2017-10-05T00:04:07Z", ""]
+    assert any("-876098089 s" in warning for warning in report.warnings)
+
+
+@pytest.mark.parametrize(
+    "relative", ["fitparse/compressed-speed-distance.fit", "fitparse/antfs-dump.63.fit"]
+)
+def test_relative_times_get_own_column(relative: str, tmp_path: Path) -> None:
+    report = convert_file(sample(relative), tmp_path, options=CsvOptions(tables=("laps",)))
+    rows = read_rows(report.outputs[0])
+    header = rows[0]
+    assert header[:3] == ["timestamp", "elapsed_device_time [s]", "timestamp_local"]
+    assert all(row[0] == "" and row[2] == "" for row in rows[1:])
+    assert all(row[1].isdigit() and int(row[1]) < 0x10000000 for row in rows[1:])
+    assert any("elapsed_device_time" in warning for warning in report.warnings)
+
+    laps = read_rows(report.outputs[1])
+    assert laps[0][:2] == ["timestamp", "elapsed_device_time [s]"]
+    assert laps[1][0] == ""
+    assert laps[1][1].isdigit()
+
+
+def test_columns_keep_timestamp_and_request_order(tmp_path: Path) -> None:
+    path = sample("synthetic/24h_1hz.fit")
+    options = CsvOptions(columns=("heart_rate [bpm]", "distance", "bogus", "timestamp_local"))
+    report = convert_file(path, tmp_path, options=options)
+    header, first = read_rows(report.outputs[0])[:2]
+    assert header == ["timestamp", "heart_rate [bpm]", "distance [m]", "timestamp_local"]
+    assert first == ["2024-06-01T00:00:00Z", "120", "8.23", ""]
+    assert len(report.warnings) == 1
+    assert "unknown column(s) bogus" in report.warnings[0]
+    assert "position_lat" in report.warnings[0]
+
+
+def test_columns_absent_from_file_keep_header(tmp_path: Path) -> None:
+    # Records with a timestamp and a cadence only: none of the requested columns exist.
+    content = fit_file(
+        definition(0, 20, [(253, 4, 0x86), (4, 1, 0x02)]),
+        *(data(0, struct.pack("<IB", T0 + second, 80)) for second in range(15)),
+    )
+    options = CsvOptions(columns=("heart_rate", "power", "bogus"))
+    report = convert_file(write_fit(tmp_path, content), tmp_path / "out", options=options)
+    rows = read_rows(report.outputs[0])
+    assert rows[0] == ["timestamp"]
+    assert len(rows) == 16
+    assert all(row[0].endswith("Z") for row in rows[1:])
+    assert len(report.warnings) == 1
+    assert "unknown column(s) heart_rate, power, bogus" in report.warnings[0]
+    assert "cadence" in report.warnings[0]
+
+
+def test_drop_empty_columns_keeps_timestamp(tmp_path: Path) -> None:
+    content = fit_file(
+        definition(0, 20, [(253, 4, 0x86), (4, 1, 0x02)]),
+        data(0, struct.pack("<IB", 5, 80)),
+    )
+    options = CsvOptions(drop_empty_columns=True)
+    report = convert_file(write_fit(tmp_path, content), tmp_path / "out", options=options)
+    rows = read_rows(report.outputs[0])
+    assert rows[0] == ["timestamp", "elapsed_device_time [s]", "cadence [rpm]"]
+    assert rows[1] == ["", "5", "80"]
+
+
+def test_hrv_start_ignores_relative_time() -> None:
+    timer_start = {"event": "timer", "event_type": "start", "timestamp": 17217864}
+    assert hrv_start_time([("event", timer_start)]) is None
+    assert hrv_start_time([("event", {**timer_start, "timestamp": T0})]) == T0

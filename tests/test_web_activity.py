@@ -10,6 +10,7 @@ from flask.testing import FlaskClient
 from conftest import sample
 from fit_converter.config import Settings
 from fit_converter.web.activity import MAX_POINTS
+from fit_converter.web.activity_views import local_start
 from web_support import upload, wait_job
 
 SMALL_RIDE = "fitparse/2015-10-13-08-43-15.fit"
@@ -117,3 +118,19 @@ def test_activity_csv_fallback_picks_records_table(
     data = owner.get(f"/activity/{entry_id}.json").json
     assert data["origin"] == "csv"
     assert data["records"] == 221
+
+
+def test_activity_ignores_invalid_offset(web_app: Flask, owner: FlaskClient) -> None:
+    # Zwift writes activity.local_timestamp 0, an offset of about -27 years.
+    entry_id = convert(web_app, owner, "fitparse/null_compressed_speed_dist.fit", "zwift.fit")
+    data = owner.get(f"/activity/{entry_id}.json").json
+    assert data["utc_offset_seconds"] is None
+
+    response = owner.get(f"/activity/{entry_id}")
+    assert response.status_code == 200
+    assert "UTC-" not in response.data.decode()
+
+
+def test_local_start_rejects_invalid_offset() -> None:
+    data = {"summary": {"start": "2017-10-05T00:04:07Z"}, "utc_offset_seconds": -876098089}
+    assert local_start(data) == ("2017-10-05T00:04:07Z", None)

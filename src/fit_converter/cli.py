@@ -88,15 +88,28 @@ def _run(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the parser of the ``fit-converter`` command."""
-    parser = argparse.ArgumentParser(prog="fit-converter", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="fit-converter",
+        description="Convert FIT activity files to CSV, once or as a local web app and "
+        "inbox watcher.",
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     add_convert_parser(commands)
 
     run = commands.add_parser("run", help="run the web app and the inbox watcher locally")
-    run.add_argument("--host", default=os.environ.get("FIT_CONVERTER_HOST", "127.0.0.1"))
-    run.add_argument("--port", type=int, default=int(os.environ.get("FIT_CONVERTER_PORT", "8080")))
+    run.add_argument(
+        "--host",
+        default=os.environ.get("FIT_CONVERTER_HOST", "127.0.0.1"),
+        help="address the web app listens on (default: FIT_CONVERTER_HOST, else 127.0.0.1)",
+    )
+    run.add_argument(
+        "--port",
+        type=int,
+        default=int(os.environ.get("FIT_CONVERTER_PORT", "8080")),
+        help="TCP port of the web app (default: FIT_CONVERTER_PORT, else 8080)",
+    )
     run.set_defaults(handler=_run)
 
     doctor = commands.add_parser("doctor", help="check the appliance and print how to fix it")

@@ -46,7 +46,8 @@ VARIABLES: dict[str, str] = {
     "FIT_CONVERTER_CSV_UNITS_IN_HEADER": "true or false: units in column headers",
     "FIT_CONVERTER_CSV_DELIMITER": "CSV delimiter: comma, semicolon, tab or pipe",
     "FIT_CONVERTER_CSV_DECIMAL_COMMA": "true or false: write 64,8 instead of 64.8",
-    "FIT_CONVERTER_CSV_COLUMNS": "records columns to keep, comma-separated (empty: all)",
+    "FIT_CONVERTER_CSV_COLUMNS": "records columns to write after timestamp, comma-separated, "
+    "in this order (empty: all)",
     "FIT_CONVERTER_CSV_DROP_EMPTY_COLUMNS": "true or false: leave out columns without values",
     "FLASK_SECRET_KEY": "key that signs the web app's session cookies",
     "FIT_CONVERTER_ZIP_MAX_FILES": "most entries a .zip upload may contain",
@@ -156,6 +157,19 @@ class Settings:
             folder.mkdir(parents=True, exist_ok=True)
 
 
+@dataclass(frozen=True)
+class CsvSettings:
+    """CSV options of the ``FIT_CONVERTER_*`` variables, loadable without any folder."""
+
+    tables: tuple[str, ...] = ()
+    units: tuple[str, ...] = ("metric",)
+    units_in_header: bool = True
+    delimiter: str = ","
+    decimal_comma: bool = False
+    columns: tuple[str, ...] | None = None
+    drop_empty_columns: bool = False
+
+
 def _xdg_dir(env: Mapping[str, str], variable: str, fallback: str) -> Path:
     base = env.get(variable) or str(Path.home() / fallback)
     return Path(base) / "fit-converter"
@@ -230,24 +244,39 @@ def _int_at_least(env: Mapping[str, str], name: str, default: int, minimum: int)
     return value
 
 
+def split_words(raw: str) -> tuple[str, ...]:
+    """Return the lower-case words of a comma-separated list, without empty ones."""
+    return tuple(word.strip().lower() for word in raw.split(",") if word.strip())
+
+
 def _word_list(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> tuple[str, ...]:
     raw = env.get(name, "").strip()
-    words = tuple(word.strip().lower() for word in raw.split(",") if word.strip())
+    words = split_words(raw)
     unknown = [word for word in words if word not in choices]
     if unknown:
         raise ConfigError(name, raw, "a comma-separated list of " + ", ".join(choices))
     return words
 
 
+#: Accepted delimiter values, for error messages and help texts.
+DELIMITER_CHOICES = "one of " + ", ".join(CSV_DELIMITERS) + " (or the character: , ; | or a tab)"
+
+
+def parse_delimiter(text: str) -> str | None:
+    """Return the delimiter character for a name (``semicolon``) or character, else None."""
+    if text in CSV_DELIMITERS.values():
+        return text
+    return CSV_DELIMITERS.get(text.strip().lower())
+
+
 def _delimiter(env: Mapping[str, str], name: str) -> str:
-    raw = env.get(name, "").strip()
-    if not raw:
+    raw = env.get(name, "")
+    if not raw.strip() and raw != "\t":
         return ","
-    if raw.lower() in CSV_DELIMITERS:
-        return CSV_DELIMITERS[raw.lower()]
-    if raw in CSV_DELIMITERS.values():
-        return raw
-    raise ConfigError(name, raw, "one of " + ", ".join(CSV_DELIMITERS) + " (or , ; |)")
+    delimiter = parse_delimiter(raw)
+    if delimiter is None:
+        raise ConfigError(name, raw, DELIMITER_CHOICES)
+    return delimiter
 
 
 def _secret_key(env: Mapping[str, str], state_dir: Path) -> str:
@@ -276,6 +305,32 @@ def _secret_key(env: Mapping[str, str], state_dir: Path) -> str:
     return key
 
 
+def load_csv_settings(env: Mapping[str, str] | None = None) -> CsvSettings:
+    """Read and validate only the CSV options, raising ConfigError on an invalid value.
+
+    Unlike ``load_settings`` this touches no folder and needs no secret key, so the
+    ``convert`` command can use it anywhere.
+    """
+    if env is None:
+        env = os.environ
+
+    units = _word_list(env, "FIT_CONVERTER_UNITS", UNIT_SYSTEMS)
+    columns = tuple(
+        column.strip()
+        for column in env.get("FIT_CONVERTER_CSV_COLUMNS", "").split(",")
+        if column.strip()
+    )
+    return CsvSettings(
+        tables=_word_list(env, "FIT_CONVERTER_TABLES", CSV_TABLES),
+        units=("metric", *(u for u in units if u != "metric")),
+        units_in_header=_bool(env, "FIT_CONVERTER_CSV_UNITS_IN_HEADER", True),
+        delimiter=_delimiter(env, "FIT_CONVERTER_CSV_DELIMITER"),
+        decimal_comma=_bool(env, "FIT_CONVERTER_CSV_DECIMAL_COMMA", False),
+        columns=columns or None,
+        drop_empty_columns=_bool(env, "FIT_CONVERTER_CSV_DROP_EMPTY_COLUMNS", False),
+    )
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read and validate the settings, raising ConfigError on the first invalid value."""
     if env is None:
@@ -288,7 +343,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     logs_dir = _path(env, "FIT_CONVERTER_LOGS_DIR", state_dir / "logs")
 
     max_upload_mb = _int_at_least(env, "FIT_CONVERTER_MAX_UPLOAD_MB", DEFAULT_MAX_UPLOAD_MB, 1)
-    units = _word_list(env, "FIT_CONVERTER_UNITS", UNIT_SYSTEMS)
+    csv_settings = load_csv_settings(env)
 
     return Settings(
         data_dir=data_dir,
@@ -320,16 +375,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ).lower(),
         archive_days=_int_at_least(env, "FIT_CONVERTER_ARCHIVE_DAYS", 0, 0),
         failed_days=_int_at_least(env, "FIT_CONVERTER_FAILED_DAYS", 0, 0),
-        tables=_word_list(env, "FIT_CONVERTER_TABLES", CSV_TABLES),
-        units=("metric", *(u for u in units if u != "metric")),
-        csv_units_in_header=_bool(env, "FIT_CONVERTER_CSV_UNITS_IN_HEADER", True),
-        csv_delimiter=_delimiter(env, "FIT_CONVERTER_CSV_DELIMITER"),
-        csv_decimal_comma=_bool(env, "FIT_CONVERTER_CSV_DECIMAL_COMMA", False),
-        csv_columns=tuple(
-            column.strip()
-            for column in env.get("FIT_CONVERTER_CSV_COLUMNS", "").split(",")
-            if column.strip()
-        )
-        or None,
-        csv_drop_empty_columns=_bool(env, "FIT_CONVERTER_CSV_DROP_EMPTY_COLUMNS", False),
+        tables=csv_settings.tables,
+        units=csv_settings.units,
+        csv_units_in_header=csv_settings.units_in_header,
+        csv_delimiter=csv_settings.delimiter,
+        csv_decimal_comma=csv_settings.decimal_comma,
+        csv_columns=csv_settings.columns,
+        csv_drop_empty_columns=csv_settings.drop_empty_columns,
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import itertools
 import logging
 import os
 import time
@@ -33,9 +34,15 @@ from fit_converter.files import unique_path, write_atomically
 from fit_converter.fit import FitDecodeError, FitDecoder, FitHeaderError, FitTruncatedError
 from fit_converter.fit.decoder import RowBuilder
 from fit_converter.fit.definitions import Definition
-from fit_converter.fit.profile import MESG_NUM_HRV, MESG_NUM_RECORD, MESG_NUMS_BY_NAME
+from fit_converter.fit.profile import (
+    FIT_DATETIME_MIN,
+    MESG_NUM_HRV,
+    MESG_NUM_RECORD,
+    MESG_NUMS_BY_NAME,
+)
 from fit_converter.fitcsv import write_fitcsv
 from fit_converter.heartrate import hr_samples, merge_heart_rate
+from fit_converter.localtime import describe_invalid_offset, is_valid_utc_offset
 from fit_converter.rowcompile import compile_row_builder
 from fit_converter.tables import (
     MESSAGE_TABLES,
@@ -44,6 +51,7 @@ from fit_converter.tables import (
     drop_empty_columns,
     message_columns,
     record_columns,
+    select,
     write_rows,
 )
 
@@ -65,10 +73,13 @@ class ConversionReport:
     seconds: float = 0.0
 
     def summary(self) -> str:
-        """Return one line for logs and the CLI."""
-        counts = ", ".join(f"{rows} {table} rows" for table, rows in self.rows.items())
-        names = ", ".join(path.name for path in self.outputs)
-        text = f"{self.source.name} -> {names} ({counts}, {self.seconds:.2f} s)"
+        """Return one line for logs and the CLI: ``ride.fit: 2809 rows in ride.csv (0.12 s)``."""
+        # Each table's row count is added together with its output, so the orders match.
+        outputs = ", ".join(
+            f"{rows} rows in {path.name}"
+            for path, rows in zip(self.outputs, self.rows.values(), strict=False)
+        )
+        text = f"{self.source.name}: {outputs} ({self.seconds:.2f} s)"
         if self.warnings:
             text += f"; {len(self.warnings)} warning(s): " + "; ".join(self.warnings)
         return text
@@ -96,16 +107,37 @@ def local_time_offset(messages: list[tuple[str, dict[str, Any]]]) -> int | None:
     """Return the activity's offset from UTC in seconds, or None when the file has none.
 
     The offset is ``activity.local_timestamp - activity.timestamp``, the device's own
-    clock, never the server's zone.
+    clock, never the server's zone. A relative ``activity.timestamp`` (seconds since
+    the device was switched on) gives no offset. The caller checks the result with
+    ``is_valid_utc_offset``.
     """
     for name, values in messages:
         if name != "activity":
             continue
         local = values.get("local_timestamp")
         utc = values.get("timestamp")
-        if isinstance(local, int) and isinstance(utc, int):
+        if isinstance(local, int) and isinstance(utc, int) and utc >= FIT_DATETIME_MIN:
             return local - utc
     return None
+
+
+def has_relative_times(decoder: FitDecoder, messages: list[tuple[str, dict[str, Any]]]) -> bool:
+    """Return whether the file's times count from power-on instead of being dates.
+
+    The FIT SDK defines date_time values below 0x10000000 as relative. The first of
+    the first 100 records with a timestamp decides, else any other message's timestamp.
+    """
+    # NOTE: relative times stay relative even when the file contains an absolute
+    # activity.local_timestamp: Forerunner 70 files of two different runs carry the
+    # same local_timestamp, so it is no anchor for the record times.
+    for _, values in itertools.islice(decoder.messages(only=RECORD_ONLY), 100):
+        timestamp = values.get("timestamp")
+        if isinstance(timestamp, int):
+            return timestamp < FIT_DATETIME_MIN
+    return any(
+        isinstance(values.get("timestamp"), int) and values["timestamp"] < FIT_DATETIME_MIN
+        for _, values in messages
+    )
 
 
 def describe_problems(problems: list[FitDecodeError], records: int, file_size: int) -> list[str]:
@@ -127,7 +159,11 @@ def describe_problems(problems: list[FitDecodeError], records: int, file_size: i
 
 
 def hrv_start_time(messages: list[tuple[str, dict[str, Any]]]) -> int | None:
-    """Return the time R-R intervals count from: the first timer start, else the first time."""
+    """Return the time R-R intervals count from: the first timer start, else the first time.
+
+    A relative time (seconds since power-on) is no date, so it gives None.
+    """
+    start: int | None = None
     for name, values in messages:
         if (
             name == "event"
@@ -135,10 +171,14 @@ def hrv_start_time(messages: list[tuple[str, dict[str, Any]]]) -> int | None:
             and values.get("event_type") == "start"
             and isinstance(values.get("timestamp"), int)
         ):
-            return int(values["timestamp"])
-    return next(
-        (int(v["timestamp"]) for _, v in messages if isinstance(v.get("timestamp"), int)), None
-    )
+            start = int(values["timestamp"])
+            break
+    if start is None:
+        start = next(
+            (int(v["timestamp"]) for _, v in messages if isinstance(v.get("timestamp"), int)),
+            None,
+        )
+    return start if start is not None and start >= FIT_DATETIME_MIN else None
 
 
 def hrv_rows(start: int | None, messages: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
@@ -268,9 +308,30 @@ def convert_file(
 
     samples = hr_samples(heart_rates)
     del heart_rates
-    columns = record_columns(
-        decoder, local_time_offset(others), options, extra=("heart_rate",) if samples else ()
+    local_offset = local_time_offset(others)
+    if local_offset is not None and not is_valid_utc_offset(local_offset):
+        report.warnings.append(describe_invalid_offset(local_offset))
+        local_offset = None
+    relative_times = has_relative_times(decoder, others)
+    if relative_times:
+        report.warnings.append(
+            "the device clock was not set: times are seconds since it was switched on, "
+            "so timestamp is empty and elapsed_device_time [s] holds those seconds"
+        )
+    available_columns = columns = record_columns(
+        decoder,
+        local_offset,
+        options,
+        extra=("heart_rate",) if samples else (),
+        relative_times=relative_times,
     )
+    columns, unknown_columns = select(columns, options)
+    if unknown_columns:
+        available = ", ".join(column.title for column in available_columns)
+        report.warnings.append(
+            f"unknown column(s) {', '.join(unknown_columns)} left out. "
+            f"The records columns of this file are: {available}"
+        )
 
     # Numbers and ISO times never contain a delimiter unless decimals use a comma.
     line_delimiter = None if options.decimal_comma else options.delimiter

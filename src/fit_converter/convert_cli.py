@@ -10,8 +10,16 @@ from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import TextIO
 
+from fit_converter.config import (
+    DELIMITER_CHOICES,
+    UNIT_SYSTEMS,
+    CsvSettings,
+    load_csv_settings,
+    parse_delimiter,
+    split_words,
+)
 from fit_converter.convert import ConversionReport, convert_file
-from fit_converter.errors import ConversionError
+from fit_converter.errors import ConfigError, ConversionError
 from fit_converter.tables import TABLE_NAMES, CsvOptions
 
 Outcome = tuple[Path, ConversionReport | None, str | None]
@@ -65,23 +73,35 @@ class ProgressBar:
             self.stream.write("\r\033[K")
 
 
-def options_from_args(args: argparse.Namespace) -> CsvOptions:
-    columns = tuple(c.strip() for c in args.columns.split(",")) if args.columns else None
-    tables = tuple(t.strip() for t in args.tables.split(",")) if args.tables else ()
+def options_from_args(args: argparse.Namespace, defaults: CsvSettings) -> CsvOptions:
+    """Return the CSV options: each flag given overrides its ``FIT_CONVERTER_*`` default."""
+    columns = defaults.columns
+    if args.columns is not None:
+        columns = tuple(c.strip() for c in args.columns.split(",") if c.strip()) or None
+    tables = split_words(args.tables) if args.tables is not None else defaults.tables
+    units = defaults.units
+    if args.units:
+        requested = [unit for group in args.units for unit in group]
+        units = ("metric", *dict.fromkeys(unit for unit in requested if unit != "metric"))
     return CsvOptions(
-        units_in_header=not args.no_units,
-        delimiter=args.delimiter,
-        decimal_comma=args.decimal_comma,
+        units_in_header=defaults.units_in_header and not args.no_units,
+        delimiter=args.delimiter if args.delimiter is not None else defaults.delimiter,
+        decimal_comma=defaults.decimal_comma or args.decimal_comma,
         columns=columns,
-        drop_empty_columns=args.drop_empty_columns,
+        drop_empty_columns=defaults.drop_empty_columns or args.drop_empty_columns,
         tables=tables,
-        units=("metric", *args.units.split(",")) if args.units else ("metric",),
+        units=units,
     )
 
 
 def run_convert(args: argparse.Namespace) -> int:
     """Convert every file named on the command line; return 1 if any failed."""
-    options = options_from_args(args)
+    try:
+        defaults = load_csv_settings()
+    except ConfigError as error:
+        print(f"fit-converter: {error}", file=sys.stderr)
+        return 2
+    options = options_from_args(args, defaults)
     unknown = [t for t in options.tables if t not in TABLE_NAMES]
     if unknown:
         print(
@@ -91,6 +111,10 @@ def run_convert(args: argparse.Namespace) -> int:
         return 2
 
     sources = find_fit_files(args.files)
+    if not sources:
+        folders = ", ".join(str(path) for path in args.files)
+        print(f"error: no .fit files found in {folders}", file=sys.stderr)
+        return 1
     jobs = args.jobs or os.cpu_count() or 1
     progress = ProgressBar(len(sources), sys.stderr)
     failures: list[Path] = []
@@ -100,6 +124,8 @@ def run_convert(args: argparse.Namespace) -> int:
         progress.clear_line()
         if report is not None:
             print(report.summary(), flush=True)
+            for warning in report.warnings:
+                print(f"warning: {source.name}: {warning}", file=sys.stderr, flush=True)
         else:
             failures.append(source)
             print(f"error: {error}", file=sys.stderr, flush=True)
@@ -123,9 +149,36 @@ def run_convert(args: argparse.Namespace) -> int:
     return 0
 
 
+def delimiter_argument(text: str) -> str:
+    """Return the delimiter character that ``--delimiter`` names."""
+    delimiter = parse_delimiter(text)
+    if delimiter is None:
+        raise argparse.ArgumentTypeError(
+            f"invalid delimiter {text!r}: expected {DELIMITER_CHOICES}"
+        )
+    return delimiter
+
+
+def units_argument(text: str) -> tuple[str, ...]:
+    """Return the unit systems of one ``--units`` value, such as ``pace,imperial``."""
+    units = split_words(text)
+    unknown = [unit for unit in units if unit not in UNIT_SYSTEMS]
+    if unknown or not units:
+        raise argparse.ArgumentTypeError(
+            f"invalid units {text!r}: expected a comma-separated list of {', '.join(UNIT_SYSTEMS)}"
+        )
+    return units
+
+
 def add_convert_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register the ``convert`` subcommand."""
-    convert = commands.add_parser("convert", help="convert FIT files to CSV")
+    convert = commands.add_parser(
+        "convert",
+        help="convert FIT files to CSV",
+        description="Convert FIT files to CSV. The FIT_CONVERTER_* CSV variables "
+        "(FIT_CONVERTER_CSV_DELIMITER, FIT_CONVERTER_UNITS, ...) set the defaults, "
+        "and the options below override them.",
+    )
     convert.add_argument(
         "files", nargs="+", type=Path, metavar="PATH", help="FIT files, or folders to search"
     )
@@ -152,17 +205,29 @@ def add_convert_parser(commands: argparse._SubParsersAction[argparse.ArgumentPar
     convert.add_argument("--no-units", action="store_true", help="no [units] in column headers")
     convert.add_argument(
         "--units",
-        choices=("imperial", "pace", "imperial,pace"),
-        help="extra records columns in imperial units and/or pace (metric is always written)",
+        type=units_argument,
+        action="append",
+        metavar="LIST",
+        help="extra records columns: imperial (mi, ft, mph, F) and/or pace (min/km, min/mi), "
+        "comma-separated or repeated; metric columns are always written",
     )
-    convert.add_argument("--delimiter", default=",", help="CSV delimiter (default: ',')")
+    convert.add_argument(
+        "--delimiter",
+        type=delimiter_argument,
+        metavar="NAME",
+        help=f"CSV delimiter: {DELIMITER_CHOICES} (default: FIT_CONVERTER_CSV_DELIMITER, "
+        "else comma)",
+    )
     convert.add_argument(
         "--decimal-comma",
         action="store_true",
         help="write decimals with a comma (use with --delimiter ';')",
     )
     convert.add_argument(
-        "--columns", metavar="LIST", help="only these records columns, comma-separated"
+        "--columns",
+        metavar="LIST",
+        help="records columns to write after timestamp, comma-separated, in this order "
+        "(names with or without their [unit])",
     )
     convert.add_argument(
         "--drop-empty-columns", action="store_true", help="leave out columns without any value"

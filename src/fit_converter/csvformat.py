@@ -28,7 +28,9 @@ _FLOAT32 = struct.Struct("<f")
 class TimestampFormatter:
     """Format FIT date-times as ISO 8601, shifted by ``offset`` seconds.
 
-    UTC times end in ``Z``; local times have no zone suffix. The text up to the minute
+    UTC times end in ``Z``; local times have no zone suffix. A relative time (below
+    ``FIT_DATETIME_MIN``) becomes an empty cell, so a column never mixes numbers and
+    dates; ``elapsed_device_seconds`` writes those values. The text up to the minute
     is cached because consecutive records usually share it.
     """
 
@@ -39,9 +41,11 @@ class TimestampFormatter:
         self._prefix = ""
 
     def __call__(self, value: Any) -> Any:
-        if not isinstance(value, int) or value < FIT_DATETIME_MIN:
-            # Seconds since the device was switched on, not a date.
+        if not isinstance(value, int):
             return value
+        if value < FIT_DATETIME_MIN:
+            # Seconds since the device was switched on, not a date.
+            return ""
         minute, second = divmod(value + FIT_EPOCH_UNIX + self.offset, 60)
         if minute != self._minute:
             self.prefix(minute)
@@ -57,6 +61,17 @@ class TimestampFormatter:
 
 
 SECONDS = tuple(f"{second:02d}" for second in range(60))
+
+
+def elapsed_device_seconds(value: Any) -> Any:
+    """Return a relative FIT time (seconds since the device was switched on), else ''.
+
+    The FIT SDK defines date_time values below ``FIT_DATETIME_MIN`` (0x10000000) as
+    relative. Absolute times go to the ISO 8601 columns instead.
+    """
+    if isinstance(value, int) and value < FIT_DATETIME_MIN:
+        return value
+    return ""
 
 
 def format_fractional_time(seconds_since_fit_epoch: float) -> str:

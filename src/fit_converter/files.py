@@ -45,8 +45,44 @@ def _temporary_prefix(target: Path) -> str:
     return f".{target.name}.{os.getpid()}."
 
 
-def write_atomically(target: Path, write: Callable[[IO[str]], Any]) -> None:
-    """Write a text file through ``write`` under a hidden name, fsync it, then rename it."""
+def _read_umask() -> int:
+    """Return the process umask without changing it, from ``/proc/self/status``.
+
+    Setting and restoring the umask (the only portable way to read it) would race with
+    other threads creating files, so that fallback runs once, at import.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return _IMPORT_UMASK
+
+
+def _umask_at_import() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_IMPORT_UMASK = _umask_at_import()
+
+
+def default_file_mode() -> int:
+    """Return the mode ``open()`` gives a new file: 0o666 minus the process umask."""
+    return 0o666 & ~_read_umask()
+
+
+def write_atomically(
+    target: Path, write: Callable[[IO[str]], Any], *, mode: int | None = None
+) -> None:
+    """Write a text file through ``write`` under a hidden name, fsync it, then rename it.
+
+    The file gets ``mode``, or by default the mode of any new file (0o666 minus the
+    umask), so users of a shared outbox can read it. ``tempfile`` alone would give 0o600.
+    """
     handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - renamed or removed below
         "w",
         encoding="utf-8",
@@ -58,6 +94,7 @@ def write_atomically(target: Path, write: Callable[[IO[str]], Any]) -> None:
     )
     try:
         with handle:
+            os.fchmod(handle.fileno(), default_file_mode() if mode is None else mode)
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())

@@ -99,8 +99,9 @@ def compile_row_builder(
             lines.append(f"    {minute}, {second} = divmod({variable} + {shift}, 60)")
             suffix = column.formatter.suffix  # "Z" or "", never a quote
             text = f'{formatter}.prefix({minute}) + SECONDS[{second}] + "{suffix}"'
+            # Relative times (seconds since power-on) get an empty cell, as in the formatter.
             return (
-                f"({text} if {variable} >= {FIT_DATETIME_MIN} else {variable}) "
+                f'({text} if {variable} >= {FIT_DATETIME_MIN} else "") '
                 f"if {variable} != {invalid!r} else "
             )
         if column.formatter is semicircles_to_degrees:

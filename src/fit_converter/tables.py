@@ -14,6 +14,7 @@ from fit_converter.csvformat import (
     MPH_PER_METER_PER_SECOND,
     Formatter,
     TimestampFormatter,
+    elapsed_device_seconds,
     fahrenheit,
     float32_text,
     join_array,
@@ -23,7 +24,12 @@ from fit_converter.csvformat import (
     with_decimal_comma,
 )
 from fit_converter.fit import FitDecoder
-from fit_converter.fit.profile import DATE_TIME_TYPES, FIELD_BASE_TYPES, field_info
+from fit_converter.fit.profile import (
+    DATE_TIME_TYPES,
+    FIELD_BASE_TYPES,
+    FIT_DATETIME_MIN,
+    field_info,
+)
 
 #: Leading columns of the records table, in this order, when the file has them.
 COMMON_RECORD_COLUMNS = (
@@ -60,6 +66,9 @@ IMPERIAL_COLUMNS: dict[str, tuple[str, str, Formatter]] = {
     "speed": ("speed_mph", "mph", scaled(MPH_PER_METER_PER_SECOND, 3)),
     "temperature": ("temperature_f", "F", fahrenheit),
 }
+
+#: Column of relative times, which devices without a set clock write in place of dates.
+ELAPSED_DEVICE_TIME = "elapsed_device_time"
 
 #: Key that no message has, for columns that stay empty (``timestamp_local`` without offset).
 NO_VALUE = "\x00none"
@@ -132,11 +141,14 @@ def record_columns(
     local_offset: int | None,
     options: CsvOptions,
     extra: tuple[str, ...] = (),
+    *,
+    relative_times: bool = False,
 ) -> list[Column]:
     """Return the columns of the records table in their documented order.
 
     ``extra`` names fields that records get from other messages (heart rate from
-    ``hr`` messages).
+    ``hr`` messages). With ``relative_times`` an ``elapsed_device_time`` column after
+    ``timestamp`` contains the times that are seconds since the device was switched on.
     """
     names = list(dict.fromkeys([*decoder.field_names.get("record", {}), *extra]))
     # Developer fields under the names of their descriptions, wherever these are.
@@ -151,6 +163,8 @@ def record_columns(
     for name in COMMON_RECORD_COLUMNS:
         if name == "timestamp":
             columns.append(make_column("record", "timestamp", decoder, options))
+            if relative_times:
+                columns.append(elapsed_device_time_column("timestamp"))
         elif name == "timestamp_local":
             formatter: Formatter | None = None
             key = NO_VALUE
@@ -172,7 +186,12 @@ def record_columns(
     native = [n for n in names if n not in placed and "." not in n]
     developer = [n for n in names if "." in n and n not in placed]
     columns.extend(make_column("record", name, decoder, options) for name in native + developer)
-    return select(add_unit_columns(columns, options), options)
+    return add_unit_columns(columns, options)
+
+
+def elapsed_device_time_column(key: str, title: str = ELAPSED_DEVICE_TIME) -> Column:
+    """Return the column of the relative times (seconds since power-on) of field ``key``."""
+    return Column(title, key, "s", elapsed_device_seconds)
 
 
 def alias_only_names(decoder: FitDecoder, message: str) -> set[str]:
@@ -221,14 +240,44 @@ def message_columns(
         n for n in names if n != "timestamp"
     ]
     # The column selection names records columns, so extra tables keep all of theirs.
-    return [make_column(message, name, decoder, options) for name in ordered]
+    columns: list[Column] = []
+    for name in ordered:
+        column = make_column(message, name, decoder, options)
+        columns.append(column)
+        if isinstance(column.formatter, TimestampFormatter) and any(
+            isinstance(row.get(name), int) and row[name] < FIT_DATETIME_MIN for row in rows
+        ):
+            title = ELAPSED_DEVICE_TIME if name == "timestamp" else f"{name}_{ELAPSED_DEVICE_TIME}"
+            columns.append(elapsed_device_time_column(name, title))
+    return columns
 
 
-def select(columns: list[Column], options: CsvOptions) -> list[Column]:
+#: Columns that every records table keeps, whatever the column selection.
+KEPT_COLUMNS = ("timestamp", ELAPSED_DEVICE_TIME)
+
+
+def select(columns: list[Column], options: CsvOptions) -> tuple[list[Column], list[str]]:
+    """Return the requested columns in the requested order, and the unknown requested names.
+
+    ``timestamp`` (and ``elapsed_device_time``) always come first. A name matches a
+    column's title with or without its `` [unit]`` suffix.
+    """
     if options.columns is None:
-        return columns
-    selected = set(options.columns)
-    return [column for column in columns if column.title in selected]
+        return columns, []
+    by_name: dict[str, Column] = {}
+    for column in columns:
+        by_name.setdefault(column.title, column)
+        by_name.setdefault(column.header(CsvOptions(units_in_header=True)), column)
+
+    selected = [column for column in columns if column.title in KEPT_COLUMNS]
+    unknown: list[str] = []
+    for name in options.columns:
+        found = by_name.get(name)
+        if found is None:
+            unknown.append(name)
+        elif found not in selected:
+            selected.append(found)
+    return selected, unknown
 
 
 def write_rows(
@@ -270,10 +319,11 @@ def write_rows(
 
 
 def drop_empty_columns(lines: Iterator[list[str]]) -> list[list[str]]:
-    """Return the table without the columns whose cells are all empty."""
+    """Return the table without the columns after the first whose cells are all empty."""
     table = list(lines)
     if not table:
         return table
     header, body = table[0], table[1:]
-    keep = [i for i in range(len(header)) if any(row[i] for row in body)]
+    # The first column (timestamp) stays, so even a table without rows has a header.
+    keep = [i for i in range(len(header)) if i == 0 or any(row[i] for row in body)]
     return [[row[i] for i in keep] for row in table]

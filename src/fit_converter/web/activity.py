@@ -21,6 +21,7 @@ from typing import Any
 from fit_converter.decode import Message, read_messages
 from fit_converter.files import write_atomically
 from fit_converter.ledger import Entry
+from fit_converter.localtime import is_valid_utc_offset
 
 #: Maximum points per chart series; longer activities are averaged down to this many.
 MAX_POINTS = 1200
@@ -100,7 +101,8 @@ class _Collector:
             local, utc = values.get("local_timestamp"), values.get("timestamp")
             if isinstance(local, dt.datetime) and isinstance(utc, dt.datetime):
                 local_naive = local.replace(tzinfo=None)
-                self.utc_offset = (local_naive - utc.replace(tzinfo=None)).total_seconds()
+                offset = (local_naive - utc.replace(tzinfo=None)).total_seconds()
+                self.utc_offset = offset if is_valid_utc_offset(offset) else None
 
 
 def _downsample(

@@ -10,6 +10,7 @@ from flask import Blueprint, abort, jsonify, render_template
 
 from fit_converter.errors import ConversionError
 from fit_converter.ledger import Entry
+from fit_converter.localtime import is_valid_utc_offset
 from fit_converter.web.activity import ActivityUnavailable, load_activity
 from fit_converter.web.context import WebContext
 
@@ -30,7 +31,7 @@ def local_start(data: dict[str, Any]) -> tuple[str | None, str | None]:
     if not start:
         return None, None
     offset = data.get("utc_offset_seconds")
-    if offset is None:
+    if offset is None or not is_valid_utc_offset(offset):
         return start, None
     moment = dt.datetime.fromisoformat(start.replace("Z", "+00:00"))
     zone = dt.timezone(dt.timedelta(seconds=round(offset)))

@@ -17,7 +17,7 @@ def write_private_text(path: Path, text: str) -> None:
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     previous = path.stat() if path.exists() else None
-    write_atomically(path, lambda handle: handle.write(text))
+    write_atomically(path, lambda handle: handle.write(text), mode=0o600)
 
     if previous is not None:
         os.chmod(path, previous.st_mode & 0o640)
