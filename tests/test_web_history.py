@@ -218,3 +218,62 @@ def test_empty_history(owner: FlaskClient) -> None:
     page = owner.get("/history")
     assert page.status_code == 200
     assert b"Nothing here yet." in page.data
+
+
+def convert_in_subfolder(settings: Settings, folder: str, name: str) -> int:
+    dropped = settings.inbox / folder / name
+    dropped.parent.mkdir(parents=True)
+    shutil.copy(sample(SMALL_RIDE), dropped)
+    outcome = process_file(
+        dropped, settings, Ledger(settings.ledger_path), source="inbox", folder=folder
+    )
+    assert outcome.status == "converted"
+    return outcome.entry_id
+
+
+def test_subfolder_outputs_downloadable(
+    web_app: Flask, owner: FlaskClient, settings: Settings
+) -> None:
+    entry_id = convert_in_subfolder(settings, "bob smith/2024 ß", "hrv data.FIT")
+    csv = settings.outbox / "bob smith" / "2024 ß" / "hrv data.csv"
+    assert csv.is_file()
+
+    page = owner.get("/history").data.decode()
+    link = f"/history/{entry_id}/files/bob%20smith/2024%20%C3%9F/hrv%20data.csv"
+    assert link in page
+    assert f'name="entry" value="{entry_id}"' in page
+
+    response = owner.get(link)
+    assert response.status_code == 200
+    assert response.data == csv.read_bytes()
+    response.close()
+
+    activity = owner.get(f"/activity/{entry_id}").data.decode()
+    assert link in activity
+
+    with_zip = owner.get(f"/history/{entry_id}/outputs.zip")
+    with zipfile.ZipFile(io.BytesIO(with_zip.data)) as archive:
+        assert archive.namelist() == ["bob smith/2024 ß/hrv data.csv"]
+    with_zip.close()
+
+    job = owner.get(f"/jobs/{entry_id}.json").json
+    assert job["outputs"][0]["name"] == "bob smith/2024 ß/hrv data.csv"
+
+
+def test_subfolder_download_refuses_traversal(
+    web_app: Flask, owner: FlaskClient, settings: Settings, tmp_path: Path
+) -> None:
+    entry_id = convert_in_subfolder(settings, "bob", "ride.fit")
+    (settings.outbox / "bob" / "other.csv").write_text("not this entry's")
+    (tmp_path / "secret.csv").write_text("secret")
+    names = [
+        "ride.csv",
+        "bob/other.csv",
+        "bob/../bob/ride.csv",
+        "bob/%2e%2e/%2e%2e/secret.csv",
+    ]
+    for name in names:
+        assert owner.get(f"/history/{entry_id}/files/{name}").status_code == 404, name
+    response = owner.get(f"/history/{entry_id}/files/bob/ride.csv")
+    assert response.status_code == 200
+    response.close()

@@ -24,19 +24,23 @@ log = logging.getLogger("fit_converter.web.history")
 
 
 def _inside(path: Path, folders: list[Path]) -> bool:
+    """Return True if ``path`` is in one of ``folders`` or in a subfolder of one."""
     resolved = path.resolve()
-    return any(resolved.parent == folder.resolve() for folder in folders)
+    return any(resolved.is_relative_to(folder.resolve()) for folder in folders)
 
 
 def zip_outputs(context: WebContext, entries: list[Entry], download_name: str) -> Any:
     """Send every existing output of ``entries`` as one .zip, each name used once."""
     members: dict[str, Path] = {}
     for entry in entries:
-        for path in context.existing_outputs(entry):
-            name = path.name
+        for relative, path in context.existing_outputs(entry):
+            # Members keep their outbox subfolder, so same-named files in two folders
+            # both fit; a name used twice gets a number.
+            name = relative
+            stem = relative.removesuffix(path.suffix)
             number = 1
             while name in members:
-                name = f"{path.stem} ({number}){path.suffix}"
+                name = f"{stem} ({number}){path.suffix}"
                 number += 1
             members[name] = path
     if not members:
@@ -71,7 +75,7 @@ def build_blueprint(context: WebContext) -> Blueprint:
         page = min(max(request.args.get("page", 1, type=int) or 1, 1), pages)
         entries = ledger.page((page - 1) * PAGE_SIZE, PAGE_SIZE)
         available = {
-            entry.id: [p.name for p in context.existing_outputs(entry)] for entry in entries
+            entry.id: [name for name, _ in context.existing_outputs(entry)] for entry in entries
         }
         return render_template(
             "history.html",
@@ -135,9 +139,9 @@ def build_blueprint(context: WebContext) -> Blueprint:
             abort(409, description="a conversion still running cannot be deleted")
 
         removed = []
-        for path in context.existing_outputs(entry):
+        for name, path in context.existing_outputs(entry):
             path.unlink()
-            removed.append(path.name)
+            removed.append(name)
         stored = Path(entry.stored_input) if entry.stored_input else None
         if stored and stored.is_file() and _inside(stored, [settings.archive, settings.failed]):
             stored.unlink()
