@@ -277,3 +277,54 @@ def test_subfolder_download_refuses_traversal(
     response = owner.get(f"/history/{entry_id}/files/bob/ride.csv")
     assert response.status_code == 200
     response.close()
+
+
+def test_duplicate_row_links_original(
+    web_app: Flask, owner: FlaskClient, settings: Settings
+) -> None:
+    original = convert(web_app, owner, SMALL_RIDE, "ride.fit")
+    dropped = settings.inbox / "again.fit"
+    shutil.copy(sample(SMALL_RIDE), dropped)
+    outcome = process_file(
+        dropped, settings, Ledger(settings.ledger_path), source="inbox", skip_duplicates=True
+    )
+    assert outcome.status == "duplicate"
+
+    page = owner.get("/history").data.decode()
+    row = page[page.index(f'id="entry-{outcome.entry_id}"') :]
+    row = row[: row.index("</tr>")]
+    assert f"/activity/{original['id']}" in row
+    assert f"/history/{original['id']}/files/ride.csv" in row
+    assert f'name="entry" value="{outcome.entry_id}"' in row
+
+    token = csrf_token(owner, "/history")
+    response = owner.post(
+        "/history/zip",
+        data={"csrf_token": token, "entry": [str(original["id"]), str(outcome.entry_id)]},
+    )
+    with zipfile.ZipFile(io.BytesIO(response.data)) as archive:
+        assert archive.namelist() == ["ride.csv"]
+    response.close()
+
+
+def test_upload_of_converted_content_is_duplicate(
+    web_app: Flask, owner: FlaskClient, settings: Settings
+) -> None:
+    original = convert(web_app, owner, SMALL_RIDE, "ride.fit")
+    again = convert(web_app, owner, SMALL_RIDE, "ride copy.fit")
+    assert again["status"] == "duplicate"
+    assert again["duplicate_of"] == original["id"]
+    assert again["outputs"] == original["outputs"]
+    assert again["activity_url"] == f"/activity/{original['id']}"
+    assert not (settings.outbox / "ride copy.csv").exists()
+    assert (settings.archive / "ride copy.fit").is_file()
+
+
+def test_upload_after_csv_removed_converts_again(
+    web_app: Flask, owner: FlaskClient, settings: Settings
+) -> None:
+    convert(web_app, owner, SMALL_RIDE, "ride.fit")
+    (settings.outbox / "ride.csv").unlink()
+    again = convert(web_app, owner, SMALL_RIDE, "ride.fit")
+    assert again["status"] == "converted"
+    assert (settings.outbox / "ride.csv").is_file()

@@ -32,7 +32,9 @@ def _inside(path: Path, folders: list[Path]) -> bool:
 def zip_outputs(context: WebContext, entries: list[Entry], download_name: str) -> Any:
     """Send every existing output of ``entries`` as one .zip, each name used once."""
     members: dict[str, Path] = {}
-    for entry in entries:
+    # A duplicate contributes the outputs of the entry it duplicates, once.
+    owners = {owner.id: owner for owner in map(context.converted_entry, entries)}
+    for entry in owners.values():
         for relative, path in context.existing_outputs(entry):
             # Members keep their outbox subfolder, so same-named files in two folders
             # both fit; a name used twice gets a number.
@@ -74,9 +76,12 @@ def build_blueprint(context: WebContext) -> Blueprint:
         pages = max(1, math.ceil(total / PAGE_SIZE))
         page = min(max(request.args.get("page", 1, type=int) or 1, 1), pages)
         entries = ledger.page((page - 1) * PAGE_SIZE, PAGE_SIZE)
-        available = {
-            entry.id: [name for name, _ in context.existing_outputs(entry)] for entry in entries
-        }
+        # Downloads per row as (entry id the files belong to, names relative to the
+        # outbox); a duplicate row offers the files of the earlier entry.
+        available = {}
+        for entry in entries:
+            owner = context.converted_entry(entry)
+            available[entry.id] = (owner.id, [name for name, _ in context.existing_outputs(owner)])
         return render_template(
             "history.html",
             entries=entries,

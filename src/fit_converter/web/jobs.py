@@ -81,6 +81,27 @@ class ReservedLedger(Ledger):
             )
         return self.entry_id
 
+    def record_duplicate(
+        self, sha256: str, source: str, original_name: str, *, duplicate_of: int, stored_input: str
+    ) -> int:
+        now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+        with self._connect() as connection:
+            connection.execute(
+                "UPDATE conversions SET sha256 = ?, source = ?, original_name = ?,"
+                " status = 'duplicate', finished_at = ?, stored_input = ?, duplicate_of = ?"
+                " WHERE id = ?",
+                (sha256, source, original_name, now, stored_input, duplicate_of, self.entry_id),
+            )
+        return self.entry_id
+
+
+def _outputs_exist(ledger: Ledger, sha256: str) -> bool:
+    """Return True if content with ``sha256`` was converted and all its outputs still exist."""
+    earlier = ledger.find_converted(sha256)
+    if earlier is None or not earlier.outputs:
+        return False
+    return all(Path(output).is_file() for output in earlier.outputs)
+
 
 class ConversionQueue:
     """Background conversions of staged uploads, recorded in the ledger."""
@@ -160,9 +181,20 @@ class ConversionQueue:
     def _convert_with_retries(self, staged: StagedFile, entry_id: int, source: str) -> None:
         ledger = ReservedLedger(self.ledger.path, entry_id)
         attempts = self.settings.retries + 1
+        # Content converted before is recorded as a duplicate of that entry, like in the
+        # inbox, and the history offers the earlier CSV, which would be identical. After
+        # its CSV was removed from the outbox, an upload converts the file again.
+        skip_duplicates = _outputs_exist(ledger, sha256_of(staged.path))
         for attempt in range(1, attempts + 1):
             try:
-                process_file(staged.path, self.settings, ledger, source=source, name=staged.name)
+                process_file(
+                    staged.path,
+                    self.settings,
+                    ledger,
+                    source=source,
+                    name=staged.name,
+                    skip_duplicates=skip_duplicates,
+                )
                 return
             except OSError as error:
                 log.warning(

@@ -133,7 +133,7 @@ def build_blueprint(context: WebContext) -> Blueprint:
             context.output_names(owner),
             lambda name: url_for("history.file", entry_id=owner.id, name=name),
         )
-        data["activity_url"] = url_for("activity.page", entry_id=entry_id)
+        data["activity_url"] = url_for("activity.page", entry_id=owner.id)
         return jsonify(data)
 
     return blueprint
