@@ -54,6 +54,23 @@ def test_history_shows_failure_reason_and_retry(
     assert f"/history/{job['id']}/retry" in page
 
 
+def test_long_error_is_collapsed(owner: FlaskClient, settings: Settings) -> None:
+    ledger = Ledger(settings.ledger_path)
+    long_error = "not a FIT file: " + "the header is missing " * 10 + "END OF REASON"
+    long_id = ledger.start("3" * 64, "inbox", "long.fit")
+    ledger.finish(long_id, status="failed", error=long_error)
+    short_id = ledger.start("4" * 64, "inbox", "short.fit")
+    ledger.finish(short_id, status="failed", error="empty file")
+
+    page = owner.get("/history").data.decode()
+    row = page[page.index(f'id="entry-{long_id}"') :]
+    row = row[: row.index("</tr>")]
+    assert '<details class="reason"><summary>not a FIT file: the header' in row
+    assert "END OF REASON</p></details>" in row
+    assert '<p class="reason">empty file</p>' in page
+    assert "style=" not in page
+
+
 def test_download_each_output(web_app: Flask, owner: FlaskClient, settings: Settings) -> None:
     job = convert(web_app, owner, SMALL_RIDE, "ride.fit")
     response = owner.get(f"/history/{job['id']}/files/ride.csv")
