@@ -345,3 +345,20 @@ def test_upload_after_csv_removed_converts_again(
     again = convert(web_app, owner, SMALL_RIDE, "ride.fit")
     assert again["status"] == "converted"
     assert (settings.outbox / "ride.csv").is_file()
+
+
+def test_duplicate_of_deleted_entry(web_app: Flask, owner: FlaskClient, settings: Settings) -> None:
+    original = convert(web_app, owner, SMALL_RIDE, "ride.fit")
+    dropped = settings.inbox / "again.fit"
+    shutil.copy(sample(SMALL_RIDE), dropped)
+    ledger = Ledger(settings.ledger_path)
+    outcome = process_file(dropped, settings, ledger, source="inbox", skip_duplicates=True)
+    assert outcome.status == "duplicate"
+    ledger.delete(int(str(original["id"])))
+
+    page = owner.get("/history").data.decode()
+    row = page[page.index(f'id="entry-{outcome.entry_id}"') :]
+    row = row[: row.index("</tr>")]
+    assert f"entry {original['id']} (deleted)" in row
+    assert "/files/" not in row
+    assert owner.get(f"/jobs/{outcome.entry_id}.json").json["outputs"] == []
