@@ -160,6 +160,28 @@ def test_retry_converts_a_repaired_file(
     assert page.count("later.fit") >= 2
 
 
+def test_retry_keeps_inbox_subfolder(
+    web_app: Flask, owner: FlaskClient, settings: Settings
+) -> None:
+    dropped = settings.inbox / "bob" / "later.fit"
+    dropped.parent.mkdir(parents=True)
+    dropped.write_bytes(b"garbage that is not FIT" * 3)
+    ledger = Ledger(settings.ledger_path)
+    failed = process_file(dropped, settings, ledger, source="inbox", folder="bob")
+    assert failed.status == "failed"
+    stored = settings.failed / "bob" / "later.fit"
+    assert stored.is_file()
+    shutil.copy(sample(SMALL_RIDE), stored)
+
+    token = csrf_token(owner, "/history")
+    retried = owner.post(f"/history/{failed.entry_id}/retry", data={"csrf_token": token})
+    assert retried.status_code == 303
+    web_app.extensions["fit_converter"].queue.wait_idle(60)
+    assert (settings.outbox / "bob" / "later.csv").is_file()
+    assert (settings.archive / "bob" / "later.fit").is_file()
+    assert not stored.exists()
+
+
 def test_retry_only_failed_entries(web_app: Flask, owner: FlaskClient, settings: Settings) -> None:
     job = convert(web_app, owner, SMALL_RIDE, "ride.fit")
     token = csrf_token(owner, "/history")

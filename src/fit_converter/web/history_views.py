@@ -15,7 +15,8 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from fit_converter.ledger import Entry
 from fit_converter.web.context import WebContext
-from fit_converter.web.staging import StagedFile, incoming_folder
+from fit_converter.web.jobs import staged_from_entry
+from fit_converter.web.staging import incoming_folder
 
 #: Entries per history page.
 PAGE_SIZE = 50
@@ -125,7 +126,7 @@ def build_blueprint(context: WebContext) -> Blueprint:
         with incoming_folder(context.uploads) as folder:
             slot = folder / "00001"
             slot.mkdir()
-            staged = StagedFile(slot / stored.name, entry.original_name)
+            staged = staged_from_entry(slot / stored.name, entry.original_name)
             shutil.move(stored, staged.path)
             try:
                 job_id = context.queue.submit(staged, entry.source)

@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from fit_converter.config import Settings
 from fit_converter.files import move_without_overwrite, unique_path, write_atomically
@@ -103,6 +103,17 @@ def _outputs_exist(ledger: Ledger, sha256: str) -> bool:
     return all(Path(output).is_file() for output in earlier.outputs)
 
 
+def staged_from_entry(path: Path, original_name: str) -> StagedFile:
+    """Return ``path`` as a staged file for a ledger entry called ``original_name``.
+
+    The name of an inbox entry includes its subfolder ("bob/ride.fit"), which the
+    outputs keep when the file is converted again.
+    """
+    relative = PurePosixPath(original_name)
+    folder = str(relative.parent)
+    return StagedFile(path, relative.name, "" if folder == "." else folder)
+
+
 class ConversionQueue:
     """Background conversions of staged uploads, recorded in the ledger."""
 
@@ -127,7 +138,9 @@ class ConversionQueue:
         entry_id = self.ledger.start(digest, source, staged.name)
         job_folder = self.root / f"job-{entry_id}"
         staged.path.parent.rename(job_folder)
-        self._queue(StagedFile(job_folder / staged.path.name, staged.name), entry_id, source)
+        self._queue(
+            StagedFile(job_folder / staged.path.name, staged.name, staged.folder), entry_id, source
+        )
         log.info("queued %s as job %d (from %s)", staged.name, entry_id, source)
         return entry_id
 
@@ -154,7 +167,7 @@ class ConversionQueue:
                     shutil.rmtree(folder, ignore_errors=True)
                 continue
             log.warning("queueing job %d (%s) again after a restart", entry.id, files[0].name)
-            self._queue(StagedFile(files[0], entry.original_name), entry.id, entry.source)
+            self._queue(staged_from_entry(files[0], entry.original_name), entry.id, entry.source)
             count += 1
         return count
 
@@ -193,6 +206,7 @@ class ConversionQueue:
                     ledger,
                     source=source,
                     name=staged.name,
+                    folder=staged.folder,
                     skip_duplicates=skip_duplicates,
                 )
                 return

@@ -49,6 +49,9 @@ class StagedFile:
 
     path: Path
     name: str
+    #: Subfolder, relative to the inbox, that the outputs keep; "" except for a retried
+    #: file that came from an inbox subfolder.
+    folder: str = ""
 
 
 @dataclass(frozen=True)
