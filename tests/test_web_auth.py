@@ -295,6 +295,21 @@ def test_create_token_command(cli_settings: Settings, capsys: pytest.CaptureFixt
     assert main(["create-token", "--revoke", "backup-script"]) == 1
 
 
+def test_create_token_defaults_and_empty_list(
+    cli_settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["create-token", "--list"]) == 0
+    assert "no tokens" in capsys.readouterr().out
+
+    assert main(["create-token"]) == 0
+    output = capsys.readouterr()
+    assert output.out.strip().startswith("fitc_")
+    assert "No NAME given, so the token is called 'default'" in output.err
+
+    assert main(["create-token", "--revoke"]) == 1
+    assert "--revoke needs the NAME" in capsys.readouterr().err
+
+
 def test_gunicorn_options_for_a_pi() -> None:
     options = gunicorn_options("127.0.0.1", 8080, 8, "INFO")
     assert options["bind"] == "127.0.0.1:8080"

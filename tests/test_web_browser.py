@@ -181,6 +181,8 @@ def test_upload_history_activity_download(server: str, page: Any, tmp_path: Path
         assert name in table
     assert page.locator(".status-failed").count() == 1
     assert page.locator("button:has-text('Retry')").count() == 1
+    # The File column keeps room for whole words instead of a few letters per line.
+    assert page.locator("th.name").bounding_box()["width"] >= 200
     screenshot(page, "history", tmp_path)
 
     with page.expect_download() as download_info:

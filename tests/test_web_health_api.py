@@ -181,6 +181,21 @@ def test_api_unknown_job(client: FlaskClient, token: str) -> None:
     assert client.get("/api/v1/jobs/999/files/x.csv", headers=auth).status_code == 404
 
 
+def test_api_routing_errors_are_json(client: FlaskClient, token: str) -> None:
+    auth = {"Authorization": f"Bearer {token}"}
+    wrong_method = client.get("/api/v1/convert", headers=auth)
+    assert wrong_method.status_code == 405
+    assert wrong_method.mimetype == "application/json"
+    assert "method is not allowed" in wrong_method.json["error"]
+
+    unknown = client.get("/api/v1/nothing-here", headers=auth)
+    assert unknown.status_code == 404
+    assert unknown.mimetype == "application/json"
+
+    page = client.get("/no-such-page")
+    assert page.mimetype == "text/html"
+
+
 def test_api_bad_tokens_are_rate_limited(client: FlaskClient, token: str) -> None:
     for _ in range(20):
         client.get("/api/v1/jobs/1", headers={"Authorization": "Bearer fitc_guess"})

@@ -54,6 +54,23 @@ def test_history_shows_failure_reason_and_retry(
     assert f"/history/{job['id']}/retry" in page
 
 
+def test_long_error_is_collapsed(owner: FlaskClient, settings: Settings) -> None:
+    ledger = Ledger(settings.ledger_path)
+    long_error = "not a FIT file: " + "the header is missing " * 10 + "END OF REASON"
+    long_id = ledger.start("3" * 64, "inbox", "long.fit")
+    ledger.finish(long_id, status="failed", error=long_error)
+    short_id = ledger.start("4" * 64, "inbox", "short.fit")
+    ledger.finish(short_id, status="failed", error="empty file")
+
+    page = owner.get("/history").data.decode()
+    row = page[page.index(f'id="entry-{long_id}"') :]
+    row = row[: row.index("</tr>")]
+    assert '<details class="reason"><summary>not a FIT file: the header' in row
+    assert "END OF REASON</p></details>" in row
+    assert '<p class="reason">empty file</p>' in page
+    assert "style=" not in page
+
+
 def test_download_each_output(web_app: Flask, owner: FlaskClient, settings: Settings) -> None:
     job = convert(web_app, owner, SMALL_RIDE, "ride.fit")
     response = owner.get(f"/history/{job['id']}/files/ride.csv")
@@ -143,6 +160,28 @@ def test_retry_converts_a_repaired_file(
     assert page.count("later.fit") >= 2
 
 
+def test_retry_keeps_inbox_subfolder(
+    web_app: Flask, owner: FlaskClient, settings: Settings
+) -> None:
+    dropped = settings.inbox / "bob" / "later.fit"
+    dropped.parent.mkdir(parents=True)
+    dropped.write_bytes(b"garbage that is not FIT" * 3)
+    ledger = Ledger(settings.ledger_path)
+    failed = process_file(dropped, settings, ledger, source="inbox", folder="bob")
+    assert failed.status == "failed"
+    stored = settings.failed / "bob" / "later.fit"
+    assert stored.is_file()
+    shutil.copy(sample(SMALL_RIDE), stored)
+
+    token = csrf_token(owner, "/history")
+    retried = owner.post(f"/history/{failed.entry_id}/retry", data={"csrf_token": token})
+    assert retried.status_code == 303
+    web_app.extensions["fit_converter"].queue.wait_idle(60)
+    assert (settings.outbox / "bob" / "later.csv").is_file()
+    assert (settings.archive / "bob" / "later.fit").is_file()
+    assert not stored.exists()
+
+
 def test_retry_only_failed_entries(web_app: Flask, owner: FlaskClient, settings: Settings) -> None:
     job = convert(web_app, owner, SMALL_RIDE, "ride.fit")
     token = csrf_token(owner, "/history")
@@ -218,3 +257,130 @@ def test_empty_history(owner: FlaskClient) -> None:
     page = owner.get("/history")
     assert page.status_code == 200
     assert b"Nothing here yet." in page.data
+
+
+def convert_in_subfolder(settings: Settings, folder: str, name: str) -> int:
+    dropped = settings.inbox / folder / name
+    dropped.parent.mkdir(parents=True)
+    shutil.copy(sample(SMALL_RIDE), dropped)
+    outcome = process_file(
+        dropped, settings, Ledger(settings.ledger_path), source="inbox", folder=folder
+    )
+    assert outcome.status == "converted"
+    return outcome.entry_id
+
+
+def test_subfolder_outputs_downloadable(
+    web_app: Flask, owner: FlaskClient, settings: Settings
+) -> None:
+    entry_id = convert_in_subfolder(settings, "bob smith/2024 ß", "hrv data.FIT")
+    csv = settings.outbox / "bob smith" / "2024 ß" / "hrv data.csv"
+    assert csv.is_file()
+
+    page = owner.get("/history").data.decode()
+    link = f"/history/{entry_id}/files/bob%20smith/2024%20%C3%9F/hrv%20data.csv"
+    assert link in page
+    assert f'name="entry" value="{entry_id}"' in page
+
+    response = owner.get(link)
+    assert response.status_code == 200
+    assert response.data == csv.read_bytes()
+    response.close()
+
+    activity = owner.get(f"/activity/{entry_id}").data.decode()
+    assert link in activity
+
+    with_zip = owner.get(f"/history/{entry_id}/outputs.zip")
+    with zipfile.ZipFile(io.BytesIO(with_zip.data)) as archive:
+        assert archive.namelist() == ["bob smith/2024 ß/hrv data.csv"]
+    with_zip.close()
+
+    job = owner.get(f"/jobs/{entry_id}.json").json
+    assert job["outputs"][0]["name"] == "bob smith/2024 ß/hrv data.csv"
+
+
+def test_subfolder_download_refuses_traversal(
+    web_app: Flask, owner: FlaskClient, settings: Settings, tmp_path: Path
+) -> None:
+    entry_id = convert_in_subfolder(settings, "bob", "ride.fit")
+    (settings.outbox / "bob" / "other.csv").write_text("not this entry's")
+    (tmp_path / "secret.csv").write_text("secret")
+    names = [
+        "ride.csv",
+        "bob/other.csv",
+        "bob/../bob/ride.csv",
+        "bob/%2e%2e/%2e%2e/secret.csv",
+    ]
+    for name in names:
+        assert owner.get(f"/history/{entry_id}/files/{name}").status_code == 404, name
+    response = owner.get(f"/history/{entry_id}/files/bob/ride.csv")
+    assert response.status_code == 200
+    response.close()
+
+
+def test_duplicate_row_links_original(
+    web_app: Flask, owner: FlaskClient, settings: Settings
+) -> None:
+    original = convert(web_app, owner, SMALL_RIDE, "ride.fit")
+    dropped = settings.inbox / "again.fit"
+    shutil.copy(sample(SMALL_RIDE), dropped)
+    outcome = process_file(
+        dropped, settings, Ledger(settings.ledger_path), source="inbox", skip_duplicates=True
+    )
+    assert outcome.status == "duplicate"
+
+    page = owner.get("/history").data.decode()
+    row = page[page.index(f'id="entry-{outcome.entry_id}"') :]
+    row = row[: row.index("</tr>")]
+    assert f"/activity/{original['id']}" in row
+    assert f"/history/{original['id']}/files/ride.csv" in row
+    assert f'name="entry" value="{outcome.entry_id}"' in row
+
+    token = csrf_token(owner, "/history")
+    response = owner.post(
+        "/history/zip",
+        data={"csrf_token": token, "entry": [str(original["id"]), str(outcome.entry_id)]},
+    )
+    with zipfile.ZipFile(io.BytesIO(response.data)) as archive:
+        assert archive.namelist() == ["ride.csv"]
+    response.close()
+
+
+def test_upload_of_converted_content_is_duplicate(
+    web_app: Flask, owner: FlaskClient, settings: Settings
+) -> None:
+    original = convert(web_app, owner, SMALL_RIDE, "ride.fit")
+    again = convert(web_app, owner, SMALL_RIDE, "ride copy.fit")
+    assert again["status"] == "duplicate"
+    assert again["duplicate_of"] == original["id"]
+    assert again["outputs"] == original["outputs"]
+    assert again["activity_url"] == f"/activity/{original['id']}"
+    assert not (settings.outbox / "ride copy.csv").exists()
+    assert (settings.archive / "ride copy.fit").is_file()
+
+
+def test_upload_after_csv_removed_converts_again(
+    web_app: Flask, owner: FlaskClient, settings: Settings
+) -> None:
+    convert(web_app, owner, SMALL_RIDE, "ride.fit")
+    (settings.outbox / "ride.csv").unlink()
+    again = convert(web_app, owner, SMALL_RIDE, "ride.fit")
+    assert again["status"] == "converted"
+    assert (settings.outbox / "ride.csv").is_file()
+
+
+def test_duplicate_of_deleted_entry(web_app: Flask, owner: FlaskClient, settings: Settings) -> None:
+    original = convert(web_app, owner, SMALL_RIDE, "ride.fit")
+    dropped = settings.inbox / "again.fit"
+    shutil.copy(sample(SMALL_RIDE), dropped)
+    ledger = Ledger(settings.ledger_path)
+    outcome = process_file(dropped, settings, ledger, source="inbox", skip_duplicates=True)
+    assert outcome.status == "duplicate"
+    ledger.delete(int(str(original["id"])))
+
+    page = owner.get("/history").data.decode()
+    row = page[page.index(f'id="entry-{outcome.entry_id}"') :]
+    row = row[: row.index("</tr>")]
+    assert f"entry {original['id']} (deleted)" in row
+    assert "/files/" not in row
+    assert owner.get(f"/jobs/{outcome.entry_id}.json").json["outputs"] == []

@@ -64,7 +64,13 @@ class FileRow {
       this.status.append(link(job.activity_url, "View activity", false));
     } else if (job.status === "duplicate") {
       this.item.classList.add("done");
-      this.say("already converted before (duplicate)");
+      this.status.replaceChildren(
+        document.createTextNode(`already converted as entry ${job.duplicate_of} (duplicate) · `),
+      );
+      for (const output of job.outputs) {
+        this.status.append(link(output.url, `Download ${output.name}`, true));
+      }
+      if (job.outputs.length) this.status.append(link(job.activity_url, "View activity", false));
     } else {
       this.fail(`${job.status}: ${job.error || "no reason recorded"}`);
     }

@@ -21,7 +21,7 @@ from pathlib import Path, PurePosixPath
 from types import FrameType
 
 from fit_converter.config import Settings
-from fit_converter.files import remove_abandoned_parts
+from fit_converter.files import move_without_overwrite, remove_abandoned_parts
 from fit_converter.intake import process_file, set_aside, sha256_of
 from fit_converter.ledger import Ledger
 from fit_converter.watcher import retention
@@ -37,6 +37,8 @@ from fit_converter.watcher.heartbeat import (
 from fit_converter.watcher.monitor import InboxMonitor
 from fit_converter.watcher.readiness import Candidate, Readiness, Tracker
 from fit_converter.watcher.systemd import Notifier
+from fit_converter.watcher.unpack import is_archive, unpack_into_inbox
+from fit_converter.web.staging import UploadRejected
 
 log = logging.getLogger("fit_converter.watcher")
 
@@ -304,6 +306,9 @@ class Watcher:
     def convert(self, item: InFlight) -> None:
         """Hand one claimed file to ``process_file`` and record what became of it."""
         claim = item.claim
+        if is_archive(claim.relative.name):
+            self.unpack(item)
+            return
         self.converting_since = time.monotonic()
         try:
             outcome = process_file(
@@ -346,6 +351,48 @@ class Watcher:
         del self.in_flight[claim.path]
         self.monitor.work.release(claim)
         self.last_result = LastResult(str(claim.relative), outcome.status, utc_now())
+
+    def unpack(self, item: InFlight) -> None:
+        """Unpack a claimed .zip or .fit.gz into the inbox, then move it to ``archive/``."""
+        claim = item.claim
+        try:
+            placed, result = unpack_into_inbox(
+                claim.path, claim.relative.name, claim.folder, self.settings
+            )
+        except UploadRejected as rejected:
+            log.warning("cannot unpack %s: %s", claim.relative, rejected.reason)
+            self.set_aside(
+                item,
+                reason=rejected.reason,
+                hint=f"{rejected.hint} You can also unpack it yourself and drop the .fit "
+                "files into the inbox, or upload it on the web page.",
+            )
+            return
+        except OSError as error:
+            self.transient_failure(item, error)
+            return
+
+        # NOTE: if this move fails, the retry unpacks the archive again, and the second
+        # copies of its members are recorded as duplicates.
+        try:
+            stored = move_without_overwrite(
+                claim.path, self.settings.archive / claim.folder, claim.relative.name
+            )
+        except OSError as error:
+            self.transient_failure(item, error)
+            return
+        log.info(
+            "unpacked %s: %d FIT file(s) moved into the inbox, %d entries skipped%s;"
+            " archive moved to %s",
+            claim.relative,
+            len(placed),
+            len(result.skipped),
+            f" ({'; '.join(result.skipped)})" if result.skipped else "",
+            stored,
+        )
+        del self.in_flight[claim.path]
+        self.monitor.work.release(claim)
+        self.last_result = LastResult(str(claim.relative), "unpacked", utc_now())
 
     def transient_failure(self, item: InFlight, error: Exception) -> None:
         """Retry after a transient error with backoff, or set the file aside after the retries."""

@@ -215,6 +215,10 @@ def _read_csv(path: Path, collector: _Collector) -> None:
             collector.add_record(values)
 
 
+def _inside(path: Path, folder: Path) -> bool:
+    return path.resolve().is_relative_to(folder.resolve())
+
+
 def build_activity(entry: Entry, outbox: Path) -> dict[str, Any]:
     """Return the summary and chart series of ``entry`` as a JSON-ready dict."""
     collector = _Collector()
@@ -227,7 +231,7 @@ def build_activity(entry: Entry, outbox: Path) -> dict[str, Any]:
     if fit_path is not None and fit_path.is_file():
         _read_fit(fit_path, collector, problems)
         origin = "fit"
-    elif records_csv is not None and records_csv.is_file() and records_csv.parent == outbox:
+    elif records_csv is not None and records_csv.is_file() and _inside(records_csv, outbox):
         _read_csv(records_csv, collector)
         origin = "csv"
     else:

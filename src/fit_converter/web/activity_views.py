@@ -72,6 +72,7 @@ def build_blueprint(context: WebContext) -> Blueprint:
         return render_template(
             "activity.html",
             entry=entry,
+            downloads=[name for name, _ in context.existing_outputs(entry)],
             data=data,
             summary=data["summary"],
             start_utc=start_utc,

@@ -61,9 +61,11 @@ def build_blueprint(context: WebContext) -> Blueprint:
         entry = context.ledger.get(entry_id)
         if entry is None:
             abort(404, description=f"there is no job {entry_id}")
+        owner = context.converted_entry(entry)
         data = entry_json(
             entry,
-            lambda name: url_for("api.job_file", entry_id=entry_id, name=name, _external=True),
+            context.output_names(owner),
+            lambda name: url_for("api.job_file", entry_id=owner.id, name=name, _external=True),
         )
         data["url"] = url_for("api.job", entry_id=entry_id, _external=True)
         return data

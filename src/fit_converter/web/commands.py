@@ -11,6 +11,9 @@ from fit_converter.errors import ConfigError
 from fit_converter.web.owner import MIN_PASSWORD_LENGTH, write_password
 from fit_converter.web.tokens import create_token, load_tokens, revoke_token, tokens_path
 
+#: Name of a token created without a NAME argument.
+DEFAULT_TOKEN_NAME = "default"
+
 
 def _settings_or_none() -> Settings | None:
     try:
@@ -61,16 +64,30 @@ def manage_tokens(args: argparse.Namespace) -> int:
 
     try:
         if args.list:
-            for record in load_tokens(path):
+            records = load_tokens(path)
+            if not records:
+                print(f"no tokens in {path}; create one with 'fit-converter create-token NAME'")
+            for record in records:
                 print(f"{record.name}\tcreated {record.created}")
             return 0
         if args.revoke:
+            if args.name is None:
+                print("error: --revoke needs the NAME of the token to revoke", file=sys.stderr)
+                return 1
             if not revoke_token(path, args.name):
                 print(f"error: there is no token named {args.name!r}", file=sys.stderr)
                 return 1
             print(f"Token {args.name!r} revoked.")
             return 0
-        token = create_token(path, args.name)
+        name = args.name
+        if name is None:
+            name = DEFAULT_TOKEN_NAME
+            print(
+                f"No NAME given, so the token is called {name!r}; "
+                "'fit-converter create-token NAME' sets a label.",
+                file=sys.stderr,
+            )
+        token = create_token(path, name)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -80,7 +97,7 @@ def manage_tokens(args: argparse.Namespace) -> int:
 
     print(token)
     print(
-        f"API token {args.name!r} created. It is shown only now; send it as "
+        f"API token {name!r} created. It is shown only now; send it as "
         "'Authorization: Bearer <token>'.",
         file=sys.stderr,
     )
@@ -99,7 +116,7 @@ def add_subcommands(commands: argparse._SubParsersAction[argparse.ArgumentParser
 
     token = commands.add_parser("create-token", help="create an API token (or list, revoke)")
     token.add_argument(
-        "name", nargs="?", default="default", help="label of the token (default: %(default)s)"
+        "name", nargs="?", help=f"label of the token (default: {DEFAULT_TOKEN_NAME})"
     )
     token.add_argument("--list", action="store_true", help="list token names instead")
     token.add_argument("--revoke", action="store_true", help="revoke the token called NAME")

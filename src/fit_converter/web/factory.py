@@ -134,6 +134,10 @@ def _register_error_handlers(app: Flask, settings: Settings) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Any:
+        # Errors raised before routing, such as 405 for a wrong method, reach no
+        # blueprint handler, so API paths get their JSON form here.
+        if request.path.startswith("/api/"):
+            return jsonify(error=error.description or error.name), error.code or 500
         return _error_page(
             error.description or error.name,
             "Go back to the history page and try again.",

@@ -15,7 +15,8 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from fit_converter.ledger import Entry
 from fit_converter.web.context import WebContext
-from fit_converter.web.staging import StagedFile, incoming_folder
+from fit_converter.web.jobs import staged_from_entry
+from fit_converter.web.staging import incoming_folder
 
 #: Entries per history page.
 PAGE_SIZE = 50
@@ -24,19 +25,25 @@ log = logging.getLogger("fit_converter.web.history")
 
 
 def _inside(path: Path, folders: list[Path]) -> bool:
+    """Return True if ``path`` is in one of ``folders`` or in a subfolder of one."""
     resolved = path.resolve()
-    return any(resolved.parent == folder.resolve() for folder in folders)
+    return any(resolved.is_relative_to(folder.resolve()) for folder in folders)
 
 
 def zip_outputs(context: WebContext, entries: list[Entry], download_name: str) -> Any:
     """Send every existing output of ``entries`` as one .zip, each name used once."""
     members: dict[str, Path] = {}
-    for entry in entries:
-        for path in context.existing_outputs(entry):
-            name = path.name
+    # A duplicate contributes the outputs of the entry it duplicates, once.
+    owners = {owner.id: owner for owner in map(context.converted_entry, entries)}
+    for entry in owners.values():
+        for relative, path in context.existing_outputs(entry):
+            # Members keep their outbox subfolder, so same-named files in two folders
+            # both fit; a name used twice gets a number.
+            name = relative
+            stem = relative.removesuffix(path.suffix)
             number = 1
             while name in members:
-                name = f"{path.stem} ({number}){path.suffix}"
+                name = f"{stem} ({number}){path.suffix}"
                 number += 1
             members[name] = path
     if not members:
@@ -70,9 +77,12 @@ def build_blueprint(context: WebContext) -> Blueprint:
         pages = max(1, math.ceil(total / PAGE_SIZE))
         page = min(max(request.args.get("page", 1, type=int) or 1, 1), pages)
         entries = ledger.page((page - 1) * PAGE_SIZE, PAGE_SIZE)
-        available = {
-            entry.id: [p.name for p in context.existing_outputs(entry)] for entry in entries
-        }
+        # Downloads per row as (entry id the files belong to, names relative to the
+        # outbox); a duplicate row offers the files of the earlier entry.
+        available = {}
+        for entry in entries:
+            owner = context.converted_entry(entry)
+            available[entry.id] = (owner.id, [name for name, _ in context.existing_outputs(owner)])
         return render_template(
             "history.html",
             entries=entries,
@@ -116,7 +126,7 @@ def build_blueprint(context: WebContext) -> Blueprint:
         with incoming_folder(context.uploads) as folder:
             slot = folder / "00001"
             slot.mkdir()
-            staged = StagedFile(slot / stored.name, entry.original_name)
+            staged = staged_from_entry(slot / stored.name, entry.original_name)
             shutil.move(stored, staged.path)
             try:
                 job_id = context.queue.submit(staged, entry.source)
@@ -135,9 +145,9 @@ def build_blueprint(context: WebContext) -> Blueprint:
             abort(409, description="a conversion still running cannot be deleted")
 
         removed = []
-        for path in context.existing_outputs(entry):
+        for name, path in context.existing_outputs(entry):
             path.unlink()
-            removed.append(path.name)
+            removed.append(name)
         stored = Path(entry.stored_input) if entry.stored_input else None
         if stored and stored.is_file() and _inside(stored, [settings.archive, settings.failed]):
             stored.unlink()

@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from fit_converter.config import Settings
 from fit_converter.files import move_without_overwrite, unique_path, write_atomically
@@ -81,6 +81,38 @@ class ReservedLedger(Ledger):
             )
         return self.entry_id
 
+    def record_duplicate(
+        self, sha256: str, source: str, original_name: str, *, duplicate_of: int, stored_input: str
+    ) -> int:
+        now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+        with self._connect() as connection:
+            connection.execute(
+                "UPDATE conversions SET sha256 = ?, source = ?, original_name = ?,"
+                " status = 'duplicate', finished_at = ?, stored_input = ?, duplicate_of = ?"
+                " WHERE id = ?",
+                (sha256, source, original_name, now, stored_input, duplicate_of, self.entry_id),
+            )
+        return self.entry_id
+
+
+def _outputs_exist(ledger: Ledger, sha256: str) -> bool:
+    """Return True if content with ``sha256`` was converted and all its outputs still exist."""
+    earlier = ledger.find_converted(sha256)
+    if earlier is None or not earlier.outputs:
+        return False
+    return all(Path(output).is_file() for output in earlier.outputs)
+
+
+def staged_from_entry(path: Path, original_name: str) -> StagedFile:
+    """Return ``path`` as a staged file for a ledger entry called ``original_name``.
+
+    The name of an inbox entry includes its subfolder ("bob/ride.fit"), which the
+    outputs keep when the file is converted again.
+    """
+    relative = PurePosixPath(original_name)
+    folder = str(relative.parent)
+    return StagedFile(path, relative.name, "" if folder == "." else folder)
+
 
 class ConversionQueue:
     """Background conversions of staged uploads, recorded in the ledger."""
@@ -106,7 +138,9 @@ class ConversionQueue:
         entry_id = self.ledger.start(digest, source, staged.name)
         job_folder = self.root / f"job-{entry_id}"
         staged.path.parent.rename(job_folder)
-        self._queue(StagedFile(job_folder / staged.path.name, staged.name), entry_id, source)
+        self._queue(
+            StagedFile(job_folder / staged.path.name, staged.name, staged.folder), entry_id, source
+        )
         log.info("queued %s as job %d (from %s)", staged.name, entry_id, source)
         return entry_id
 
@@ -133,7 +167,7 @@ class ConversionQueue:
                     shutil.rmtree(folder, ignore_errors=True)
                 continue
             log.warning("queueing job %d (%s) again after a restart", entry.id, files[0].name)
-            self._queue(StagedFile(files[0], entry.original_name), entry.id, entry.source)
+            self._queue(staged_from_entry(files[0], entry.original_name), entry.id, entry.source)
             count += 1
         return count
 
@@ -160,9 +194,21 @@ class ConversionQueue:
     def _convert_with_retries(self, staged: StagedFile, entry_id: int, source: str) -> None:
         ledger = ReservedLedger(self.ledger.path, entry_id)
         attempts = self.settings.retries + 1
+        # Content converted before is recorded as a duplicate of that entry, like in the
+        # inbox, and the history offers the earlier CSV, which would be identical. After
+        # its CSV was removed from the outbox, an upload converts the file again.
+        skip_duplicates = _outputs_exist(ledger, sha256_of(staged.path))
         for attempt in range(1, attempts + 1):
             try:
-                process_file(staged.path, self.settings, ledger, source=source, name=staged.name)
+                process_file(
+                    staged.path,
+                    self.settings,
+                    ledger,
+                    source=source,
+                    name=staged.name,
+                    folder=staged.folder,
+                    skip_duplicates=skip_duplicates,
+                )
                 return
             except OSError as error:
                 log.warning(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from fit_converter.ledger import Entry
@@ -12,8 +11,14 @@ from fit_converter.ledger import Entry
 FINAL_STATUSES = ("converted", "failed", "duplicate")
 
 
-def entry_json(entry: Entry, file_url: Callable[[str], str]) -> dict[str, Any]:
-    """Return ``entry`` as a dict; ``file_url`` maps an output's file name to its URL."""
+def entry_json(
+    entry: Entry, output_names: list[str], file_url: Callable[[str], str]
+) -> dict[str, Any]:
+    """Return ``entry`` as a dict.
+
+    ``output_names`` are the entry's outputs relative to the outbox, and ``file_url``
+    maps one of them to its download URL.
+    """
     return {
         "id": entry.id,
         "name": entry.original_name,
@@ -27,8 +32,6 @@ def entry_json(entry: Entry, file_url: Callable[[str], str]) -> dict[str, Any]:
         "warnings": entry.warnings,
         "error": entry.error,
         "sha256": entry.sha256,
-        "outputs": [
-            {"name": Path(output).name, "url": file_url(Path(output).name)}
-            for output in entry.outputs
-        ],
+        "duplicate_of": entry.duplicate_of,
+        "outputs": [{"name": name, "url": file_url(name)} for name in output_names],
     }

@@ -49,6 +49,9 @@ class StagedFile:
 
     path: Path
     name: str
+    #: Subfolder, relative to the inbox, that the outputs keep; "" except for a retried
+    #: file that came from an inbox subfolder.
+    folder: str = ""
 
 
 @dataclass(frozen=True)
@@ -171,10 +174,32 @@ class Stager:
             raise UploadRejected(f"'{name}' contains an empty file", "Export it again.", 400)
         self.result.files.append(StagedFile(target, fit_name))
 
+    def add_path(self, path: Path, name: str) -> None:
+        """Stage the FIT files of a ``.fit.gz`` or ``.zip`` file on disk, called ``name``.
+
+        Raises UploadRejected like ``add_upload``, and ValueError for another suffix.
+        The file at ``path`` itself is left in place.
+        """
+        suffix = suffix_of(name)
+        budget = _Budget(self.limits.max_bytes, f"'{name}'")
+        if suffix == ".fit.gz":
+            with path.open("rb") as stream:
+                self._add_gzip(stream, name, budget)
+        elif suffix == ".zip":
+            self._unpack_zip(path, name, budget)
+        else:
+            raise ValueError(f"{name!r} is neither a .fit.gz nor a .zip file")
+
     def _add_zip(self, upload: FileStorage, name: str, budget: _Budget) -> None:
         archive_path = self.folder / "upload.zip"
-        with archive_path.open("xb") as handle:
-            shutil.copyfileobj(upload.stream, handle, CHUNK_SIZE)
+        try:
+            with archive_path.open("xb") as handle:
+                shutil.copyfileobj(upload.stream, handle, CHUNK_SIZE)
+            self._unpack_zip(archive_path, name, budget)
+        finally:
+            archive_path.unlink(missing_ok=True)
+
+    def _unpack_zip(self, archive_path: Path, name: str, budget: _Budget) -> None:
         if archive_path.stat().st_size == 0:
             raise UploadRejected(f"'{name}' is empty (0 bytes)", "Export it again.", 400)
 
@@ -184,11 +209,9 @@ class Stager:
         except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as error:
             raise UploadRejected(
                 f"'{name}' is not a readable zip file ({error})",
-                "Upload the .zip exactly as it was downloaded, or the .fit files in it.",
+                "Use the .zip exactly as it was downloaded, or the .fit files in it.",
                 400,
             ) from error
-        finally:
-            archive_path.unlink(missing_ok=True)
 
         if not self.result.files:
             raise UploadRejected(

@@ -127,8 +127,13 @@ def build_blueprint(context: WebContext) -> Blueprint:
         entry = context.ledger.get(entry_id)
         if entry is None:
             abort(404)
-        data = entry_json(entry, lambda name: url_for("history.file", entry_id=entry_id, name=name))
-        data["activity_url"] = url_for("activity.page", entry_id=entry_id)
+        owner = context.converted_entry(entry)
+        data = entry_json(
+            entry,
+            context.output_names(owner),
+            lambda name: url_for("history.file", entry_id=owner.id, name=name),
+        )
+        data["activity_url"] = url_for("activity.page", entry_id=owner.id)
         return jsonify(data)
 
     return blueprint
