@@ -177,3 +177,23 @@ def test_run_help_describes_host_and_port(capsys: pytest.CaptureFixture[str]) ->
     text = " ".join(capsys.readouterr().out.split())
     assert "address the web app listens on" in text
     assert "TCP port of the web app" in text
+
+
+def test_convert_names_archives(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import gzip
+    import zipfile
+
+    path = sample("fitparse/2015-10-13-08-43-15.fit")
+    archive = tmp_path / "export.zip"
+    with zipfile.ZipFile(archive, "w") as bundle:
+        bundle.write(path, path.name)
+    compressed = tmp_path / "ride.fit.gz"
+    compressed.write_bytes(gzip.compress(path.read_bytes()))
+
+    code = main(["convert", str(archive), str(compressed), "-o", str(tmp_path / "out")])
+
+    errors = capsys.readouterr().err
+    assert code == 1
+    assert "export.zip: the file is a zip archive, not a bare FIT file" in errors
+    assert "ride.fit.gz: the file is gzip-compressed, not a bare FIT file" in errors
+    assert "unpack" in errors

@@ -47,6 +47,11 @@ class Message:
     fields: tuple[Field, ...]
 
 
+#: First bytes of a zip archive (local file header) and of a gzip stream.
+ZIP_MAGIC = b"PK\x03\x04"
+GZIP_MAGIC = b"\x1f\x8b"
+
+
 def check_fit_header(path: Path) -> int:
     """Check that ``path`` starts with a FIT header and return its declared total size.
 
@@ -58,6 +63,15 @@ def check_fit_header(path: Path) -> int:
 
     if not header:
         raise EmptyFileError(path, "the file is empty (0 bytes)", "Export the activity again.")
+
+    if header.startswith((ZIP_MAGIC, GZIP_MAGIC)):
+        kind = "a zip archive" if header.startswith(ZIP_MAGIC) else "gzip-compressed"
+        raise NotFitError(
+            path,
+            f"the file is {kind}, not a bare FIT file",
+            "Drop it into the inbox or upload it on the web page, which unpack .zip and "
+            ".fit.gz files, or unpack it and convert the .fit files inside.",
+        )
 
     if len(header) < FIT_HEADER_MIN_SIZE or header[8:12] != b".FIT":
         raise NotFitError(
