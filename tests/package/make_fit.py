@@ -1,10 +1,11 @@
 """Write a small, valid FIT activity file for the package test.
 
-The container test needs a FIT file without the sample corpus (which may not be
-beside the repository) and without the package's own Python modules, so this script
-uses only the standard library: a file_id message and ``--records`` record messages
-(timestamp, position in semicircles, heart rate, distance, speed), with the header
-and file CRCs of the FIT protocol 2.0.
+The container test needs a FIT file that exists without the sample corpus, which may
+not be beside the repository. The script uses only the standard library, because it
+runs under the container's Debian python3, outside the package's venv. The file has
+a file_id message and ``--records`` record messages (timestamp, position in
+semicircles, heart rate, distance, speed), with the header and file CRCs of FIT
+protocol 2.0.
 
 Usage: python3 make_fit.py OUTPUT [--records N]
 """
@@ -15,7 +16,7 @@ import argparse
 import struct
 from pathlib import Path
 
-#: Nibble table of the FIT CRC-16 (FIT SDK, "FIT File Types" CRC section).
+#: Nibble table of the CRC-16 that FIT uses for the header and file checks.
 CRC_TABLE = (
     0x0000, 0xCC01, 0xD801, 0x1400, 0xF001, 0x3C00, 0x2800, 0xE401,
     0xA001, 0x6C00, 0x7800, 0xB401, 0x5000, 0x9C01, 0x8801, 0x4400,
@@ -40,7 +41,9 @@ def fit_crc(data: bytes, crc: int = 0) -> int:
     return crc
 
 
-def definition(local_message_type: int, global_number: int, fields: list[tuple[int, int, int]]) -> bytes:
+def definition(
+    local_message_type: int, global_number: int, fields: list[tuple[int, int, int]]
+) -> bytes:
     """Encode a definition message: little-endian, (field number, size, base type) each."""
     head = struct.pack("<BBBHB", 0x40 | local_message_type, 0, 0, global_number, len(fields))
     return head + b"".join(struct.pack("<BBB", *field) for field in fields)
