@@ -7,12 +7,17 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help run test lint apt-dev clean
+.PHONY: help run test lint apt-dev apt-package clean deb deb-arm64 test-package test-package-arm64 requirements
 
 help:
 	@echo "make run    run the web app and the inbox watcher in the foreground"
 	@echo "make test   run the test suite"
 	@echo "make lint   run ruff and mypy"
+	@echo "make deb    build the Debian package for this machine into build/deb/"
+	@echo "make deb-arm64   build the arm64 package in an emulated chroot (build/deb-arm64/)"
+	@echo "make test-package   build the .deb and test it in a Bookworm container"
+	@echo "make test-package-arm64   the same checks in an emulated arm64 container (slow)"
+	@echo "make requirements   re-pin debian/requirements*.txt after a dependency change"
 
 apt-dev:
 	tools/install-apt-packages tools/apt-packages-dev.txt tools/apt-packages-test.txt
@@ -36,3 +41,24 @@ lint: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info
+
+# Debian package. The tools are listed in tools/apt-packages-package.txt.
+apt-package:
+	tools/install-apt-packages tools/apt-packages-package.txt
+
+deb: apt-package
+	tools/build-deb
+
+deb-arm64: apt-package
+	tools/install-apt-packages tools/apt-packages-arm64.txt
+	tools/build-deb --arch arm64
+
+test-package: apt-package
+	tests/package/run-container-test
+
+test-package-arm64: apt-package
+	tools/install-apt-packages tools/apt-packages-arm64.txt
+	tests/package/run-container-test --arch arm64
+
+requirements:
+	tools/update-requirements
