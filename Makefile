@@ -1,13 +1,18 @@
 # Local development and CI entry points. `make run` and `make test` set up
 # everything they need: Debian packages from tools/apt-packages-*.txt and a
 # virtual environment in $(VENV) with the package installed in editable mode.
+# `make run` installs only what the appliance needs; `make test` adds the test
+# tools (pytest, Playwright, Chromium, ...).
 
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+RUN_STAMP := $(VENV)/.installed-run
 STAMP := $(VENV)/.installed
+# Port of the web app in `make run`.
+PORT ?= 8080
 
-.PHONY: help run test lint apt-dev apt-package clean deb deb-arm64 test-package test-package-arm64 requirements
+.PHONY: help run test lint apt-dev apt-test apt-package clean deb deb-arm64 test-package test-package-arm64 requirements
 
 help:
 	@echo "make run    run the web app and the inbox watcher in the foreground"
@@ -20,16 +25,24 @@ help:
 	@echo "make requirements   re-pin debian/requirements*.txt after a dependency change"
 
 apt-dev:
+	tools/install-apt-packages tools/apt-packages-dev.txt
+
+apt-test:
 	tools/install-apt-packages tools/apt-packages-dev.txt tools/apt-packages-test.txt
 
-$(STAMP): pyproject.toml tools/apt-packages-dev.txt tools/apt-packages-test.txt
+$(RUN_STAMP): pyproject.toml tools/apt-packages-dev.txt
 	$(MAKE) apt-dev
 	$(PYTHON) -m venv $(VENV)
+	PIP_DISABLE_PIP_VERSION_CHECK=1 $(BIN)/pip install --quiet --editable .
+	touch $(RUN_STAMP)
+
+$(STAMP): $(RUN_STAMP) tools/apt-packages-test.txt
+	$(MAKE) apt-test
 	PIP_DISABLE_PIP_VERSION_CHECK=1 $(BIN)/pip install --quiet --editable '.[test]'
 	touch $(STAMP)
 
-run: $(STAMP)
-	$(BIN)/fit-converter run
+run: $(RUN_STAMP)
+	$(BIN)/fit-converter run --port $(PORT)
 
 test: $(STAMP)
 	$(BIN)/pytest

@@ -255,7 +255,7 @@ def test_second_sigterm_abandons_file(tmp_path: Path) -> None:
 
 def test_fuse_inbox_is_polled(tmp_path: Path, mounts: list[Path]) -> None:
     if shutil.which("bindfs") is None:
-        pytest.skip("bindfs is not installed (tools/apt-packages-dev.txt lists it)")
+        pytest.skip("bindfs is not installed (tools/apt-packages-test.txt lists it)")
     underlying = tmp_path / "share"
     underlying.mkdir()
     watcher = WatcherProcess(tmp_path, args=["--poll", "0.2"])
