@@ -11,6 +11,7 @@ from pathlib import Path
 from fit_converter.doctor.checks.common import read_heartbeat, settings_or_result, sudo
 from fit_converter.doctor.context import Context
 from fit_converter.doctor.framework import Check, CheckFunction, Result
+from fit_converter.watcher.mounts import Mount
 
 #: Creates, syncs and deletes one file in the folder given as argument, and prints the
 #: errno of a failure. It runs as the service user, so it uses nothing but the stdlib.
@@ -176,27 +177,6 @@ def folder_check(label: str, attribute: str) -> Check:
     return Check(f"folders.{label}", "folders", f"{label} folder", checker)
 
 
-#: File system types on which inotify misses changes made by other machines.
-NETWORK_FILE_SYSTEMS = frozenset(
-    {
-        "nfs",
-        "nfs4",
-        "cifs",
-        "smb3",
-        "smbfs",
-        "9p",
-        "afs",
-        "ceph",
-        "glusterfs",
-        "fuse.sshfs",
-        "fuse.davfs2",
-        "fuse.rclone",
-        "fuse.glusterfs",
-        "virtiofs",
-    }
-)
-
-
 def _unescape_mount(field: str) -> str:
     """Decode the octal escapes (``\\040`` for a space) of /proc/self/mounts."""
     return field.encode("latin-1").decode("unicode_escape")
@@ -228,16 +208,16 @@ def check_file_system(context: Context) -> Result:
     except OSError as error:
         return Result.cannot_check(f"cannot read the mount table ({error.strerror or error})")
 
-    if fs_type not in NETWORK_FILE_SYSTEMS:
+    # The watcher's own rule, so that doctor and watcher agree on what needs polling.
+    if not Mount(Path(mount_point), fs_type, "").is_remote:
         return Result.ok(f"inbox is on a local {fs_type} file system ({mount_point})")
 
     heartbeat = read_heartbeat(settings)
     if heartbeat.mode == "poll":
         return Result.ok(f"inbox is on a {fs_type} network share and the watcher polls it")
-    # NOTE: no setting forces polling yet; the hint relies on the watcher detecting the
-    # share itself when it restarts, which the heartbeat's "mode" then confirms.
-    hint = "Restart the watcher so that it detects the share and polls it: " + sudo(
-        context, "systemctl restart fit-converter-watcher"
+    hint = (
+        "Set FIT_CONVERTER_WATCH_MODE=poll (or auto) in /etc/fit-converter/watcher.env, "
+        "then restart the watcher: " + sudo(context, "systemctl restart fit-converter-watcher")
     )
     if heartbeat.mode == "inotify":
         return Result.error(
