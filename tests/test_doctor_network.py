@@ -110,6 +110,22 @@ def test_clock_not_synchronised(tmp_path: Path) -> None:
     assert "timedatectl set-ntp true" in result.hint
 
 
+def test_clock_in_container_is_hosts(tmp_path: Path) -> None:
+    runner = ScriptedRunner(
+        {"timedatectl": completed("no\n"), "systemd-detect-virt": completed("systemd-nspawn\n")}
+    )
+    result = check_clock(make_context(tmp_path, runner=runner))
+    assert result.status is Status.OK
+    assert "systemd-nspawn container" in result.message
+
+
+def test_clock_outside_container_warns(tmp_path: Path) -> None:
+    runner = ScriptedRunner(
+        {"timedatectl": completed("no\n"), "systemd-detect-virt": completed("none\n", 1)}
+    )
+    assert check_clock(make_context(tmp_path, runner=runner)).status is Status.WARNING
+
+
 def test_clock_implausible(tmp_path: Path) -> None:
     context = make_context(tmp_path, runner=ScriptedRunner({"timedatectl": completed("yes\n")}))
     context.now = fixed_now(dt.datetime(1970, 1, 1, tzinfo=dt.UTC))

@@ -264,6 +264,25 @@ check_doctor() {
 	fi
 }
 
+# Break one thing on purpose, run doctor as an admin would, then repair it. Doctor
+# must exit 2 and print MESSAGE. Usage: doctor_names_fault MESSAGE BREAK REPAIR
+doctor_names_fault() {
+	local message="$1" break_command="$2" repair_command="$3" output status=0
+	sh -c "$break_command" || return 1
+	output=$(/usr/bin/fit-converter doctor 2>&1) || status=$?
+	sh -c "$repair_command" || return 1
+	if [ "$status" -ne 2 ]; then
+		printf '%s\n' "$output"
+		echo "doctor exited with $status, expected 2"
+		return 1
+	fi
+	if ! printf '%s\n' "$output" | grep -qF "$message"; then
+		printf '%s\n' "$output"
+		echo "doctor did not print: $message"
+		return 1
+	fi
+}
+
 check_inbox() {
 	python3 /srv/tests/make_fit.py "$WORK/inbox-ride.fit" --records 120 || return 1
 	install -o fitconv -g fitconv -m 0640 "$WORK/inbox-ride.fit" "$DATA/inbox/.inbox-ride.fit.part"
@@ -562,6 +581,15 @@ fi
 # The doctor runs once the box is as an admin leaves it: ufw enabled, files converted.
 if "$VENV/bin/python" -c 'import fit_converter.doctor' 2>/dev/null; then
 	check "doctor" check_doctor
+	check "doctor names a stopped watcher" doctor_names_fault \
+		"fit-converter-watcher is inactive" \
+		"systemctl stop fit-converter-watcher" \
+		"systemctl start fit-converter-watcher"
+	check "doctor names an outbox fitconv cannot write" doctor_names_fault \
+		"fitconv cannot write to $DATA/outbox" \
+		"chmod 0500 $DATA/outbox" \
+		"chmod 2770 $DATA/outbox"
+	check "doctor green again after the repairs" check_doctor
 else
 	skip "doctor" "module fit_converter.doctor is not in this build"
 fi

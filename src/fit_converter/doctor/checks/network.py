@@ -105,6 +105,18 @@ def _first_line(text: str) -> str:
     return lines[0] if lines else ""
 
 
+def _container_name(context: Context) -> str | None:
+    """Return the container technology this runs in (``systemd-nspawn``, ``lxc``...), or None."""
+    try:
+        completed = context.command("systemd-detect-virt", "--container")
+    except FileNotFoundError:
+        return None
+    name = completed.stdout.strip()
+    if completed.returncode != 0 or not name or name == "none":
+        return None
+    return name
+
+
 def check_clock(context: Context) -> Result:
     """Check that the clock is plausible and synchronised by NTP."""
     now = context.now()
@@ -131,6 +143,13 @@ def check_clock(context: Context) -> Result:
             f"the clock reads {now:%Y-%m-%d %H:%M} UTC"
         )
     if answer == "no":
+        container = _container_name(context)
+        if container:
+            # systemd-timesyncd does not run in containers: the host's kernel keeps time.
+            return Result.ok(
+                f"running in a {container} container, whose clock is the host's "
+                f"({now:%Y-%m-%d %H:%M} UTC); synchronise the host's clock instead"
+            )
         return Result.warning(
             "the clock is not synchronised with NTP, so timestamps in logs may drift",
             f"{fix}; then 'timedatectl timesync-status' shows the server",
