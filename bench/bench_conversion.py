@@ -70,7 +70,7 @@ started = time.perf_counter()
 cpu_started = time.process_time()
 if method in ("ours", "ours-all"):
     from fit_converter.convert import convert_file
-    from fit_converter.tables import CsvOptions
+    from fit_converter.config import CsvOptions
     options = CsvOptions(tables=("all",) if method == "ours-all" else ())
     convert_file(source, out, overwrite=True, options=options)
 elif method == "fitdecode":

@@ -112,12 +112,12 @@ def test_csv_settings(tmp_path: Path) -> None:
             "FIT_CONVERTER_CSV_COLUMNS": "timestamp,heart_rate",
         }
     )
-    assert settings.tables == ("laps", "hrv")
-    assert settings.units == ("metric", "pace")
-    assert settings.csv_delimiter == ";"
-    assert settings.csv_decimal_comma is True
-    assert settings.csv_columns == ("timestamp", "heart_rate")
-    assert settings.csv_units_in_header is True
+    assert settings.csv.tables == ("laps", "hrv")
+    assert settings.csv.units == ("metric", "pace")
+    assert settings.csv.delimiter == ";"
+    assert settings.csv.decimal_comma is True
+    assert settings.csv.columns == ("timestamp", "heart_rate")
+    assert settings.csv.units_in_header is True
 
 
 @pytest.mark.parametrize(
@@ -143,4 +143,4 @@ def test_invalid_csv_setting_is_rejected(tmp_path: Path, variable: str, value: s
 def test_literal_tab_delimiter(tmp_path: Path) -> None:
     env = {"FIT_CONVERTER_DATA_DIR": str(tmp_path), "FIT_CONVERTER_STATE_DIR": str(tmp_path)}
     settings = load_settings({**env, "FIT_CONVERTER_CSV_DELIMITER": "\t"})
-    assert settings.csv_delimiter == "\t"
+    assert settings.csv.delimiter == "\t"

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from conftest import sample
+from fit_converter.config import CsvOptions
 from fit_converter.convert import convert_file, hrv_start_time
 from fit_converter.heartrate import hr_samples, merge_heart_rate
-from fit_converter.tables import CsvOptions
 from fitbuild import data, definition, fit_file
 
 T0 = 1_000_000_000

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from conftest import sample
+from fit_converter.config import CsvOptions
 from fit_converter.convert import convert_file
 from fit_converter.fit import FitDecoder
 from fit_converter.fitcsv import write_fitcsv
-from fit_converter.tables import CsvOptions
 
 #: (FIT file, reference CSV) pairs whose every data value must match.
 MATCHING = [

@@ -78,6 +78,21 @@ log = logging.getLogger("fit_converter.config")
 
 
 @dataclass(frozen=True)
+class CsvOptions:
+    """Options of the CSV files: header units, delimiter, columns and extra tables."""
+
+    units_in_header: bool = True
+    delimiter: str = ","
+    decimal_comma: bool = False
+    #: Only these columns (names without units), in table order; None keeps all.
+    columns: tuple[str, ...] | None = None
+    drop_empty_columns: bool = False
+    tables: tuple[str, ...] = ()
+    #: "metric" always; "imperial" and "pace" add converted columns to the records CSV.
+    units: tuple[str, ...] = ("metric",)
+
+
+@dataclass(frozen=True)
 class Settings:
     """Resolved, validated configuration of one process."""
 
@@ -102,13 +117,7 @@ class Settings:
     watch_mode: str = "auto"
     archive_days: int = 0
     failed_days: int = 0
-    tables: tuple[str, ...] = ()
-    units: tuple[str, ...] = ("metric",)
-    csv_units_in_header: bool = True
-    csv_delimiter: str = ","
-    csv_decimal_comma: bool = False
-    csv_columns: tuple[str, ...] | None = None
-    csv_drop_empty_columns: bool = False
+    csv: CsvOptions = CsvOptions()
 
     @property
     def archive(self) -> Path:
@@ -155,19 +164,6 @@ class Settings:
         """Create every folder the appliance writes to, if missing."""
         for folder in self.folders():
             folder.mkdir(parents=True, exist_ok=True)
-
-
-@dataclass(frozen=True)
-class CsvSettings:
-    """CSV options of the ``FIT_CONVERTER_*`` variables, loadable without any folder."""
-
-    tables: tuple[str, ...] = ()
-    units: tuple[str, ...] = ("metric",)
-    units_in_header: bool = True
-    delimiter: str = ","
-    decimal_comma: bool = False
-    columns: tuple[str, ...] | None = None
-    drop_empty_columns: bool = False
 
 
 def _xdg_dir(env: Mapping[str, str], variable: str, fallback: str) -> Path:
@@ -305,7 +301,7 @@ def _secret_key(env: Mapping[str, str], state_dir: Path) -> str:
     return key
 
 
-def load_csv_settings(env: Mapping[str, str] | None = None) -> CsvSettings:
+def load_csv_options(env: Mapping[str, str] | None = None) -> CsvOptions:
     """Read and validate only the CSV options, raising ConfigError on an invalid value.
 
     Unlike ``load_settings`` this touches no folder and needs no secret key, so the
@@ -320,7 +316,7 @@ def load_csv_settings(env: Mapping[str, str] | None = None) -> CsvSettings:
         for column in env.get("FIT_CONVERTER_CSV_COLUMNS", "").split(",")
         if column.strip()
     )
-    return CsvSettings(
+    return CsvOptions(
         tables=_word_list(env, "FIT_CONVERTER_TABLES", CSV_TABLES),
         units=("metric", *(u for u in units if u != "metric")),
         units_in_header=_bool(env, "FIT_CONVERTER_CSV_UNITS_IN_HEADER", True),
@@ -343,7 +339,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     logs_dir = _path(env, "FIT_CONVERTER_LOGS_DIR", state_dir / "logs")
 
     max_upload_mb = _int_at_least(env, "FIT_CONVERTER_MAX_UPLOAD_MB", DEFAULT_MAX_UPLOAD_MB, 1)
-    csv_settings = load_csv_settings(env)
+    csv_options = load_csv_options(env)
 
     return Settings(
         data_dir=data_dir,
@@ -375,11 +371,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ).lower(),
         archive_days=_int_at_least(env, "FIT_CONVERTER_ARCHIVE_DAYS", 0, 0),
         failed_days=_int_at_least(env, "FIT_CONVERTER_FAILED_DAYS", 0, 0),
-        tables=csv_settings.tables,
-        units=csv_settings.units,
-        csv_units_in_header=csv_settings.units_in_header,
-        csv_delimiter=csv_settings.delimiter,
-        csv_decimal_comma=csv_settings.decimal_comma,
-        csv_columns=csv_settings.columns,
-        csv_drop_empty_columns=csv_settings.drop_empty_columns,
+        csv=csv_options,
     )

@@ -22,7 +22,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import IO, Any
 
-from fit_converter.config import Settings
+from fit_converter.config import CsvOptions
 from fit_converter.csvformat import (
     DEGREES_PER_SEMICIRCLE,
     format_fractional_time,
@@ -47,7 +47,6 @@ from fit_converter.rowcompile import compile_row_builder
 from fit_converter.tables import (
     MESSAGE_TABLES,
     Column,
-    CsvOptions,
     drop_empty_columns,
     message_columns,
     record_columns,
@@ -219,19 +218,6 @@ def _write_table(target: Path, columns: list[Column], rows: Any, options: CsvOpt
 
     write_atomically(target, write)
     return count
-
-
-def options_from_settings(settings: Settings) -> CsvOptions:
-    """Return the CSV options set by the ``FIT_CONVERTER_*`` variables."""
-    return CsvOptions(
-        units_in_header=settings.csv_units_in_header,
-        delimiter=settings.csv_delimiter,
-        decimal_comma=settings.csv_decimal_comma,
-        columns=settings.csv_columns,
-        drop_empty_columns=settings.csv_drop_empty_columns,
-        tables=settings.tables,
-        units=settings.units,
-    )
 
 
 def _write_fitcsv(target: Path, decoder: FitDecoder) -> int:

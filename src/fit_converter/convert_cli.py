@@ -13,14 +13,14 @@ from typing import TextIO
 from fit_converter.config import (
     DELIMITER_CHOICES,
     UNIT_SYSTEMS,
-    CsvSettings,
-    load_csv_settings,
+    CsvOptions,
+    load_csv_options,
     parse_delimiter,
     split_words,
 )
 from fit_converter.convert import ConversionReport, convert_file
 from fit_converter.errors import ConfigError, ConversionError
-from fit_converter.tables import TABLE_NAMES, CsvOptions
+from fit_converter.tables import TABLE_NAMES
 
 Outcome = tuple[Path, ConversionReport | None, str | None]
 
@@ -73,7 +73,7 @@ class ProgressBar:
             self.stream.write("\r\033[K")
 
 
-def options_from_args(args: argparse.Namespace, defaults: CsvSettings) -> CsvOptions:
+def options_from_args(args: argparse.Namespace, defaults: CsvOptions) -> CsvOptions:
     """Return the CSV options: each flag given overrides its ``FIT_CONVERTER_*`` default."""
     columns = defaults.columns
     if args.columns is not None:
@@ -97,7 +97,7 @@ def options_from_args(args: argparse.Namespace, defaults: CsvSettings) -> CsvOpt
 def run_convert(args: argparse.Namespace) -> int:
     """Convert every file named on the command line; return 1 if any failed."""
     try:
-        defaults = load_csv_settings()
+        defaults = load_csv_options()
     except ConfigError as error:
         print(f"fit-converter: {error}", file=sys.stderr)
         return 2

@@ -15,7 +15,7 @@ from pathlib import Path, PurePosixPath
 
 from fit_converter import __version__
 from fit_converter.config import Settings
-from fit_converter.convert import ConversionReport, convert_file, options_from_settings
+from fit_converter.convert import ConversionReport, convert_file
 from fit_converter.errors import ConversionError
 from fit_converter.files import free_stem, move_without_overwrite, unique_path, write_atomically
 from fit_converter.ledger import Ledger
@@ -150,7 +150,7 @@ def process_file(
             outbox,
             stem=PurePosixPath(output_stem).name,
             overwrite=True,
-            options=options_from_settings(settings),
+            options=settings.csv,
         )
     except ConversionError as error:
         error.path = Path(display_name)

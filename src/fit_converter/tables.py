@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import IO, Any
 
-from fit_converter.config import CSV_TABLES
+from fit_converter.config import CSV_TABLES, CsvOptions
 from fit_converter.csvformat import (
     METERS_PER_FOOT,
     METERS_PER_MILE,
@@ -72,21 +72,6 @@ ELAPSED_DEVICE_TIME = "elapsed_device_time"
 
 #: Key that no message has, for columns that stay empty (``timestamp_local`` without offset).
 NO_VALUE = "\x00none"
-
-
-@dataclass(frozen=True)
-class CsvOptions:
-    """Options of the CSV files: header units, delimiter, columns and extra tables."""
-
-    units_in_header: bool = True
-    delimiter: str = ","
-    decimal_comma: bool = False
-    #: Only these columns (names without units), in table order; None keeps all.
-    columns: tuple[str, ...] | None = None
-    drop_empty_columns: bool = False
-    tables: tuple[str, ...] = field(default_factory=tuple)
-    #: "metric" always; "imperial" and "pace" add converted columns to the records CSV.
-    units: tuple[str, ...] = ("metric",)
 
 
 @dataclass
