@@ -28,7 +28,7 @@ from fit_converter.csvformat import (
     format_fractional_time,
     with_decimal_comma,
 )
-from fit_converter.decode import NOT_FIT_HINT, check_fit_header
+from fit_converter.decode import NOT_FIT_HINT, read_fit_file
 from fit_converter.errors import ConversionError, NotFitError
 from fit_converter.files import unique_path, write_atomically
 from fit_converter.fit import FitDecodeError, FitDecoder, FitHeaderError, FitTruncatedError
@@ -249,15 +249,7 @@ def convert_file(
     options = options or CsvOptions()
     started = time.monotonic()
     report = ConversionReport(source=source)
-    check_fit_header(source)
-    try:
-        content = source.read_bytes()
-    except OSError as error:
-        raise ConversionError(
-            source, f"cannot read the file ({error.strerror or error})", "Check its permissions."
-        ) from error
-
-    decoder = FitDecoder(content)
+    decoder = FitDecoder(read_fit_file(source))
     needed = messages_to_keep(options)
     others: list[tuple[str, dict[str, Any]]] = []
     heart_rates: list[dict[str, Any]] = []
@@ -362,7 +354,7 @@ def convert_file(
         report.rows["fitcsv"] = _write_fitcsv(fitcsv_target, decoder)
         report.outputs.append(fitcsv_target)
 
-    report.warnings.extend(describe_problems(problems, report.rows["records"], len(content)))
+    report.warnings.extend(describe_problems(problems, report.rows["records"], len(decoder.data)))
     unknown = sorted(int(name[8:]) for name in decoder.field_names if name.startswith("unknown_"))
     if unknown and {"all", "fitcsv"} & set(options.tables):
         numbers = ", ".join(str(number) for number in unknown)

@@ -83,6 +83,21 @@ def check_fit_header(path: Path) -> int:
     return header_size + data_size + 2
 
 
+def read_fit_file(path: Path) -> bytes:
+    """Check the FIT header of ``path`` and return the whole file's bytes.
+
+    Raises NotFitError or EmptyFileError for a file that is not FIT, and
+    ConversionError when the file cannot be read.
+    """
+    check_fit_header(path)
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise ConversionError(
+            path, f"cannot read the file ({error.strerror or error})", "Check its permissions."
+        ) from error
+
+
 def _convert_value(type_name: str | None, value: Any) -> Any:
     """Turn FIT date-time integers into datetime objects, as fitdecode does."""
     if value is None or isinstance(value, tuple):
@@ -108,15 +123,7 @@ def read_messages(path: Path, problems: list[str]) -> Iterator[Message]:
     appended to ``problems`` as sentences instead of being raised. A file that is not
     FIT at all raises NotFitError or EmptyFileError; an unreadable one ConversionError.
     """
-    check_fit_header(path)
-    try:
-        content = path.read_bytes()
-    except OSError as error:
-        raise ConversionError(
-            path, f"cannot read the file ({error.strerror or error})", "Check its permissions."
-        ) from error
-
-    decoder = FitDecoder(content)
+    decoder = FitDecoder(read_fit_file(path))
     types: dict[tuple[str, str], tuple[str | None, str | None]] = {}
     try:
         messages = iter(decoder.messages())
