@@ -57,7 +57,7 @@ _secrets_lock = threading.Lock()
 def register_secret(value: str) -> None:
     """Redact ``value`` from every log line from now on.
 
-    Values under 8 characters are ignored, because they cannot be told apart from words.
+    Values under 8 characters are ignored, because they cannot be distinguished from ordinary words.
     """
     if len(value) >= 8:
         with _secrets_lock:

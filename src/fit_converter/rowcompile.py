@@ -42,7 +42,7 @@ def compile_row_builder(
 
     With ``line_delimiter`` the function returns the finished CSV line instead of a
     tuple. Use it only when no cell can contain the delimiter, a quote or a newline.
-    ``dev_descriptions`` holds the decoder's ``dev_field_names`` and ``dev_base_types``.
+    ``dev_descriptions`` contains the decoder's ``dev_field_names`` and ``dev_base_types``.
     Definitions with general fields, or with developer fields that are not one number
     each, are left to the generic path.
     """

@@ -610,7 +610,7 @@ check "data and ledger kept" check_data_kept
 check "app restarted" check_restarted fit-converter-app.service "$app_pid"
 check "watcher restarted" check_restarted fit-converter-watcher.service "$watcher_pid"
 check "app answers after upgrade" app_reachable
-# caddy.env now says 40 MiB and app.env 50, so only Caddy can refuse 45 MiB.
+# caddy.env now sets 40 MiB and app.env 50, so only Caddy can refuse 45 MiB.
 check "Caddy refuses 45 MiB (caddy.env 40)" check_upload_refused 45
 if [ "${QEMU_USER:-0}" != 1 ]; then
 	check "ufw still active after upgrade" check_ufw_active

@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
             )
         sys.stdout.flush()
     except BrokenPipeError:
-        # The reader (e.g. `| head`) left early; the exit code still tells the result.
+        # The reader (e.g. `| head`) left early. The exit code still reports the result.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
     return exit_code(outcomes)

@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     with single_instance(lock_path) as acquired:
         if not acquired:
             log.error(
-                "another watcher is running with the state folder %s (it holds the lock %s);"
+                "another watcher is running with the state folder %s (it has the lock %s);"
                 " stop it first",
                 settings.state_dir,
                 lock_path,

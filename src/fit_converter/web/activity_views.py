@@ -51,8 +51,8 @@ def build_blueprint(context: WebContext) -> Blueprint:
             abort(404, description=f"there is no history entry {entry_id}")
         if entry.status != "converted":
             abort(409, description=f"{entry.original_name} is {entry.status}, not converted")
-        # NOTE: the first view of an activity decodes its FIT file in the request thread
-        # (seconds for a day-long file on a Pi); later views read the cache.
+        # NOTE: the first view of an activity decodes its FIT file in the request thread,
+        # which can take seconds for a day-long file on a Pi. Later views read the cache.
         try:
             data = load_activity(entry, context.settings.outbox, context.activity_cache)
         except (ActivityUnavailable, ConversionError, OSError, ValueError) as error:

@@ -44,8 +44,8 @@ def gunicorn_options(host: str, port: int, threads: int, log_level: str) -> dict
         "forwarded_allow_ips": "127.0.0.1,::1",
     }
     # The worker updates its heartbeat file every second. gunicorn's documentation
-    # recommends tmpfs for it because a worker can stall on a slow disk, and on
-    # tmpfs the SD card sees none of those writes.
+    # recommends tmpfs for it because a worker can stall on a slow disk. On tmpfs
+    # none of those writes reach the SD card.
     if SHARED_MEMORY.is_dir():
         options["worker_tmp_dir"] = str(SHARED_MEMORY)
     return options

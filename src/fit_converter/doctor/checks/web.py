@@ -130,7 +130,7 @@ def _fetch_over_tls(context: Context) -> tuple[bytes, str]:
 
 
 def check_https(context: Context) -> Result:
-    """Check that Caddy answers TLS on port 443 with a certificate not near expiry."""
+    """Check that Caddy accepts TLS on port 443 with a certificate not near expiry."""
     caddy_installed = shutil.which("caddy") is not None or context.caddy_binary.exists()
     restart = sudo(context, "systemctl restart caddy")
     try:
