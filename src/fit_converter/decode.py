@@ -93,6 +93,8 @@ def read_fit_file(path: Path) -> bytes:
     try:
         return path.read_bytes()
     except OSError as error:
+        # NOTE: this makes a read error such as EIO permanent (the file goes to failed/),
+        # while the same error from check_fit_header's open() escapes and is retried.
         raise ConversionError(
             path, f"cannot read the file ({error.strerror or error})", "Check its permissions."
         ) from error
